@@ -1,0 +1,48 @@
+# The course's commands. Each one creates .venv on first use.
+#   make lab      start JupyterLab on chapters/00_setup.ipynb (127.0.0.1, token auth on)
+#   make test     ruff + unit tests + every notebook under nbval
+#   make refresh  re-execute every notebook in place, fresh kernel, top to bottom
+#   make bench    attention benchmarks (not a test): python -m utils.bench
+#   make clean    remove .venv, caches and benchmark output
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb solutions/*.ipynb))
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
+
+.PHONY: lab test lint unit nbval refresh bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . || $(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(PY) -m utils.lab
+
+lint: $(STAMP)
+	$(PY) -m ruff check utils tests chapters solutions
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+nbval: $(STAMP)
+	$(PY) -m pytest $(NBVAL) chapters solutions
+
+test: lint unit nbval
+
+refresh: $(STAMP)
+	$(PY) -m utils.notebooks refresh $(NB)
+
+bench: $(STAMP)
+	$(PY) -m utils.bench --json bench/results.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache bench build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Seeded generators for the files in data/. Each module exposes FILES = {filename: fn -> bytes}."""

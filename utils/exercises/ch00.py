@@ -1,0 +1,53 @@
+"""Chapter 00 exercises: the warm-up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.attention_numpy import softmax
+from utils.exercises.core import Case, Exercise, Mistake, register
+
+
+def _softmax_cases() -> list[Case]:
+    rng = np.random.default_rng(0)
+    return [
+        Case("random (3, 5)", (rng.normal(size=(3, 5)).astype(np.float32),)),
+        Case("single row", (np.array([1.0, 2.0, 3.0]),)),
+        Case("large logits", (np.array([[1000.0, 1001.0, 1002.0]]),)),
+        Case("rows of very different size", (np.array([[1000.0, 1001.0], [-1000.0, -999.0]]),)),
+        Case("batch (2, 4, 6)", (rng.normal(scale=5.0, size=(2, 4, 6)),)),
+    ]
+
+
+def _naive(x):
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _wrong_axis(x):
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def _global_max(x):
+    e = np.exp(x - x.max())
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _unnormalised(x):
+    return np.exp(x - x.max(axis=-1, keepdims=True))
+
+
+register(Exercise(
+    id="00.1",
+    title="numerically stable softmax",
+    reference=lambda x: softmax(x, axis=-1),
+    cases=_softmax_cases,
+    mistakes=[
+        Mistake("exp overflows for large logits: subtract the row max before np.exp.", _naive),
+        Mistake("softmax must normalise along the last axis (axis=-1), not axis 0.", _wrong_axis),
+        Mistake("subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole array.",
+                _global_max),
+        Mistake("divide by the row sum: each row of a softmax sums to 1.", _unnormalised),
+    ],
+))

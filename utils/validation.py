@@ -1,0 +1,57 @@
+"""Shape checks shared by the NumPy, TensorFlow and PyTorch attention functions.
+
+Every function here raises a `ValueError` that names the argument and the shapes it got,
+so a learner never meets a cryptic broadcasting error from deep inside a framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _fmt(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+def check_attention_shapes(
+    q_shape: Sequence[int],
+    k_shape: Sequence[int],
+    v_shape: Sequence[int],
+    mask_shape: Sequence[int] | None = None,
+) -> tuple[int, ...]:
+    """Validate q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v); return the weights' shape."""
+    got = f"got q {_fmt(q_shape)}, k {_fmt(k_shape)}, v {_fmt(v_shape)}"
+    for name, shape in (("q", q_shape), ("k", k_shape), ("v", v_shape)):
+        if len(shape) < 2:
+            raise ValueError(f"{name} must have at least 2 dimensions (..., seq, features); {got}")
+    if q_shape[-1] != k_shape[-1]:
+        raise ValueError(f"q and k must have the same last dimension d_k; {got}")
+    if k_shape[-2] != v_shape[-2]:
+        raise ValueError(f"k and v must have the same sequence length (dimension -2); {got}")
+    try:
+        batch = np.broadcast_shapes(tuple(q_shape[:-2]), tuple(k_shape[:-2]), tuple(v_shape[:-2]))
+    except ValueError:
+        raise ValueError(f"the leading (batch, heads) dimensions of q, k and v do not broadcast; {got}") from None
+    weights_shape = (*batch, int(q_shape[-2]), int(k_shape[-2]))
+    if mask_shape is not None:
+        try:
+            full = np.broadcast_shapes(tuple(mask_shape), weights_shape)
+        except ValueError:
+            full = None
+        if full != weights_shape:
+            raise ValueError(
+                f"mask of shape {_fmt(mask_shape)} does not broadcast to the attention weights' "
+                f"shape {_fmt(weights_shape)} (..., n_q, n_k); {got}"
+            )
+    return weights_shape
+
+
+def check_mask_dtype(dtype_name: str) -> None:
+    """Refuse masks that are not boolean: 0/1 floats are ambiguous between conventions."""
+    if dtype_name != "bool":
+        raise ValueError(
+            f"mask must be boolean (True = may attend), got dtype {dtype_name}; "
+            "convert explicitly, e.g. mask.astype(bool), after checking its polarity"
+        )
