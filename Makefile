@@ -27,7 +27,7 @@ lab: $(STAMP)
 	$(PY) -m utils.lab
 
 lint: $(STAMP)
-	$(PY) -m ruff check utils tests chapters solutions
+	$(PY) -m ruff check conftest.py utils tests chapters solutions
 
 unit: $(STAMP)
 	$(PY) -m pytest tests

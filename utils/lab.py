@@ -21,6 +21,8 @@ def lab_command(port: int | None = None, open_browser: bool = True) -> list[str]
         "--ServerApp.ip=127.0.0.1",  # loopback only: nobody else on the network can connect
         f"--ServerApp.root_dir={ROOT}",
     ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--ServerApp.allow_root=True")  # containers and CI run as root; auth is unchanged
     if port is not None:
         cmd += [f"--ServerApp.port={port}", "--ServerApp.port_retries=0"]
     if not open_browser:

@@ -116,8 +116,8 @@ def outputs_equal(got: Any, expected: Any, rtol: float, atol: float, equal_nan: 
             return False
         if g_arr.shape != e_arr.shape:
             return False
-        if e_arr.dtype == bool or g_arr.dtype == bool:
-            if not np.array_equal(g_arr.astype(bool), e_arr.astype(bool)) or g_arr.dtype.kind not in "bui":
+        if e_arr.dtype == bool:  # masks must be boolean, not 0/1 numbers
+            if g_arr.dtype != bool or not np.array_equal(g_arr, e_arr):
                 return False
             continue
         try:
