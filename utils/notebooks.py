@@ -30,10 +30,11 @@ def refresh(path: Path, timeout: int = 900) -> float:
     start = time.perf_counter()
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False, store_widget_state=False,
+        record_timing=False, store_widget_state=True,  # nbclient's Output-widget hook needs it
     )
     client.execute()
     seconds = time.perf_counter() - start
+    nb.metadata.pop("widgets", None)  # widget state is large, random and not needed for a static read
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
