@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
     paths = [Path(p).resolve() for p in argv[1:]] or all_notebooks()
     for path in paths:
         seconds = refresh(path)
-        print(f"{seconds:6.1f} s  {path.relative_to(ROOT)}", flush=True)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+        print(f"{seconds:6.1f} s  {shown}", flush=True)
     return 0
 
 
