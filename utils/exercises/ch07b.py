@@ -1,0 +1,176 @@
+"""Chapter 07b exercises: reading a real model's weights, its padding mask, and its previous-token head."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from utils.attention_numpy import softmax
+from utils.exercises.core import Case, Exercise, Mistake, register
+from utils.minilm import PAD_ID, weight_role
+from utils.minilm_heads import head_scores, pattern_targets
+
+# ---------------------------------------------------------------- 07b.1 weight name -> layer
+
+_NAMES = [
+    "encoder.layer.3.attention.self.query.weight",
+    "encoder.layer.0.output.LayerNorm.bias",
+    "embeddings.word_embeddings.weight",
+    "encoder.layer.5.attention.output.dense.weight",
+    "pooler.dense.bias",
+    "encoder.layer.11.intermediate.dense.weight",  # a 12-layer BERT uses the same names
+    "embeddings.position_ids",
+    "encoder.layer.10.attention.self.value.bias",
+]
+
+
+def _first_digit(name):
+    m = re.search(r"\d", name)
+    return int(m.group()) if m else -1
+
+
+def _one_based(name):
+    return int(name.split(".")[2]) + 1 if name.startswith("encoder.layer.") else -1
+
+
+def _zero_outside(name):
+    return int(name.split(".")[2]) if name.startswith("encoder.layer.") else 0
+
+
+register(Exercise(
+    id="07b.1",
+    title="which layer does a weight belong to?",
+    reference=lambda name: weight_role(name)[0],
+    cases=lambda: [Case(repr(n), (n,)) for n in _NAMES],
+    mistakes=[
+        Mistake("read the whole number after 'encoder.layer.': layer 11 has two digits.", _first_digit),
+        Mistake("the file numbers its layers from 0 (encoder.layer.0 is the first layer).", _one_based),
+        Mistake("weights outside encoder.layer.N (embeddings, pooler, buffers) belong to no layer: return -1.",
+                _zero_outside),
+    ],
+))
+
+# ---------------------------------------------------------------- 07b.2 padding mask for a batch
+
+
+def _mask_cases() -> list[Case]:
+    rng = np.random.default_rng(72)
+    random_ids = rng.integers(1000, 30000, size=(4, 9))
+    random_ids[:, 0], lengths = 101, np.array([9, 5, 3, 7])
+    for row, length in enumerate(lengths):
+        random_ids[row, length - 1], random_ids[row, length:] = 102, PAD_ID
+    return [
+        Case("two sentences, padded", (np.array([[101, 7592, 2088, 102, 0, 0], [101, 1996, 4937, 2938, 1012, 102]]),)),
+        Case("no padding at all", (np.array([[101, 2023, 102], [101, 2008, 102]]),)),
+        Case("one sentence", (np.array([[101, 2307, 1012, 102, 0]]),)),
+        Case("random batch of 4, lengths 9, 5, 3, 7", (random_ids,)),
+    ]
+
+
+def _same_dtype_and_values(got, expected) -> bool:
+    got, expected = np.asarray(got), np.asarray(expected)
+    return got.dtype == expected.dtype and got.shape == expected.shape and np.array_equal(got, expected)
+
+
+register(Exercise(
+    id="07b.2",
+    title="the key padding mask of a batch",
+    reference=lambda input_ids: (np.asarray(input_ids) != PAD_ID)[:, None, None, :],
+    cases=_mask_cases,
+    compare=_same_dtype_and_values,
+    mistakes=[
+        Mistake("True must mean 'may attend' (a real token); you marked the [PAD] positions instead.",
+                lambda ids: (ids == PAD_ID)[:, None, None, :]),
+        Mistake("mask the keys (last axis): shape (batch, 1, 1, seq), not (batch, 1, seq, 1), which masks queries.",
+                lambda ids: (ids != PAD_ID)[:, None, :, None]),
+        Mistake("a (batch, seq) mask broadcasts against the last two axes (n_q, n_k) of the weights: "
+                "add the heads and query axes, mask[:, None, None, :].", lambda ids: ids != PAD_ID),
+        Mistake("return a boolean mask: the course's attention refuses 0/1 numbers (their polarity is ambiguous).",
+                lambda ids: (ids != PAD_ID).astype(np.int64)[:, None, None, :]),
+    ],
+))
+
+# ---------------------------------------------------------------- 07b.3 the previous-token head
+
+
+def _weights(rng, layers, lengths, heads, seq):
+    logits = rng.normal(scale=2.0, size=(layers, len(lengths), heads, seq, seq))
+    keys = np.arange(seq)[None, :] < np.asarray(lengths)[:, None]  # (batch, seq)
+    return softmax(np.where(keys[None, :, None, None, :], logits, -np.inf), axis=-1)
+
+
+def _previous_cases() -> list[Case]:
+    rng = np.random.default_rng(73)
+    w1 = _weights(rng, 2, [6, 4, 3], 4, 6)
+    w2 = _weights(rng, 3, [5, 5], 2, 5)
+    w2[1, :, 0] = np.eye(5, k=-1)  # layer 1, head 0: a perfect previous-token head (query 0 looks at itself)
+    w2[1, :, 0, 0, 0] = 1.0
+    w3 = _weights(rng, 1, [7, 2, 1, 5], 3, 7)  # a one-token sentence has no previous token
+    return [
+        Case("2 layers, 3 sentences of lengths 6, 4, 3", (w1, np.array([6, 4, 3]))),
+        Case("a perfect previous-token head at layer 1, head 0", (w2, np.array([5, 5]))),
+        Case("lengths 7, 2, 1, 5", (w3, np.array([7, 2, 1, 5]))),
+    ]
+
+
+def _reference_previous(weights, lengths):
+    weights, lengths = np.asarray(weights), np.asarray(lengths)
+    return head_scores(weights, pattern_targets(np.zeros(weights.shape[1:2] + weights.shape[-1:], int), lengths,
+                                                "previous"))
+
+
+def _next_token(weights, lengths):
+    return _reference_previous(np.swapaxes(weights, -1, -2), lengths)
+
+
+def _with_padding(weights, lengths):
+    return np.diagonal(weights, offset=-1, axis1=-2, axis2=-1).mean(axis=(1, 3))
+
+
+def _with_query_zero(weights, lengths):
+    diag = np.diagonal(weights, offset=-1, axis1=-2, axis2=-1)  # (layers, batch, heads, seq-1)
+    real = np.arange(1, weights.shape[-1])[None, :] < np.asarray(lengths)[:, None]
+    return (diag * real[None, :, None]).sum(axis=(1, 3)) / np.asarray(lengths).sum()
+
+
+def _mean_of_means(weights, lengths):
+    diag = np.diagonal(weights, offset=-1, axis1=-2, axis2=-1)
+    real = np.arange(1, weights.shape[-1])[None, :] < np.asarray(lengths)[:, None]
+    per = (diag * real[None, :, None]).sum(axis=3) / np.maximum(real.sum(axis=1), 1)[None, :, None]
+    keep = np.asarray(lengths) > 1
+    return per[:, keep].mean(axis=1)
+
+
+register(Exercise(
+    id="07b.3",
+    title="score every head for attending to the previous token",
+    reference=_reference_previous,
+    cases=_previous_cases,
+    mistakes=[
+        Mistake("the previous token of query i is key i-1 (np.diagonal(w, offset=-1, axis1=-2, axis2=-1)); "
+                "you measured the next token, key i+1.", _next_token),
+        Mistake("average only over real queries 1..length-1: padded positions are not part of the sentence.",
+                _with_padding),
+        Mistake("query 0 ([CLS]) has no previous token: leave it out of the count you divide by.", _with_query_zero),
+        Mistake("pool every (sentence, query) pair and average once; a mean of per-sentence means "
+                "weights short sentences more.", _mean_of_means),
+    ],
+))
+
+# ---------------------------------------------------------------- 07b.4 parameters used
+
+register(Exercise(
+    id="07b.4",
+    title="how many numbers does the forward pass use?",
+    kind="value",
+    reference=22_565_376,
+    mistakes=[
+        Mistake("that counts every number in the file: pooler.dense is unused (mean pooling), "
+                "and embeddings.position_ids is a buffer, not a weight.", 22_713_728),
+        Mistake("pooler.dense is in the file, but sentence-transformers mean-pools and never uses it.", 22_713_216),
+        Mistake("embeddings.position_ids holds the integers 0..511: a buffer, not a learned weight.", 22_565_888),
+        Mistake("the embedding tables are weights too: word, position and token-type rows are learned.", 22_565_376
+                - 30522 * 384 - 512 * 384 - 2 * 384),
+    ],
+))
