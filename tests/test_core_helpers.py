@@ -77,8 +77,13 @@ def test_plot_attention_axes_show_tokens_and_heads():
     fig = plot_attention(w, ["a", "b"], ["w", "x", "y", "z"], title="t", ncols=2)
     image_axes = [ax for ax in fig.axes if ax.images]
     assert len(image_axes) == 3
-    assert [t.get_text() for t in image_axes[0].get_xticklabels()] == ["w", "x", "y", "z"]
-    assert [t.get_text() for t in image_axes[0].get_yticklabels()] == ["a", "b"]
+    fig.canvas.draw()
+    # shared axes: key tokens under the lowest heatmap of each column, query tokens left of the first column
+    for ax in (image_axes[1], image_axes[2]):
+        assert [t.get_text() for t in ax.get_xticklabels() if t.get_visible()] == ["w", "x", "y", "z"]
+        assert ax.get_xlabel() == "key"
+    assert [t.get_text() for t in image_axes[0].get_yticklabels() if t.get_visible()] == ["a", "b"]
+    assert image_axes[0].get_ylabel() == "query" and image_axes[1].get_ylabel() == ""
     assert fig._suptitle.get_text() == "t"
     with pytest.raises(ValueError, match="key_tokens has 2 tokens but weights have n_k=4"):
         plot_attention(w[0], key_tokens=["a", "b"])

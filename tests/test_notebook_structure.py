@@ -15,6 +15,8 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 HEADING = re.compile(r"^#{2,4} Exercise ([0-9]{2}[a-z]?\.[0-9]+):", re.MULTILINE)
 CHECK = re.compile(r"check\(\s*[\"']([^\"']+)[\"']\s*,\s*([A-Za-z_][A-Za-z0-9_]*|\.\.\.)(.*)\)")
 MACHINE_PATH = re.compile(r"/(work|tmp|root|home|Users)/[A-Za-z0-9_.-]+/")
+# stderr that a reader should never see in a stored notebook: unhandled warnings, C++ logging
+STDERR_NOISE = re.compile(r"Warning:|USDT:|STAGE:|^[IWEF]\d{4} ", re.MULTILINE)
 
 
 def _read(path):
@@ -62,6 +64,9 @@ def test_clean_top_to_bottom_run(path):
             assert out.output_type != "error", f"{path.name} cell {i} stores an error"
             text = str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
             assert not MACHINE_PATH.search(text), f"{path.name} cell {i} prints a machine path"
+            if out.get("name") == "stderr":
+                noise = STDERR_NOISE.search(text)
+                assert not noise, f"{path.name} cell {i} stores stderr noise {noise.group(0)!r}: fix it, then `make refresh`"
     first = nb.cells[0]
     assert first.cell_type == "markdown" and re.match(r"# \d{2}[a-z]? · ", first.source), (
         f"{path.name}: first cell must be the title '# NN · ...'")

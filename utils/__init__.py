@@ -12,6 +12,7 @@ import os
 # Keras 3 runs on TensorFlow in this course; TF's C++ logging is silenced before TF loads.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # torch.profiler: no "USDT: profiler_start" lines on stderr
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -37,19 +37,28 @@ def plot_attention(
         raise ValueError(f"head_titles has {len(head_titles)} entries for {heads} heads")
     ncols = min(ncols, heads)
     nrows = int(np.ceil(heads / ncols))
-    cell = max(0.28 * max(n_q, n_k), 2.2)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols + 1.2, cell * nrows + 0.6), squeeze=False)
+    cell = min(max(0.28 * max(n_q, n_k), 2.2), 5.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols + 1.2, cell * nrows + 0.8), squeeze=False,
+                             sharex=True, sharey=True, layout="constrained")
     vmax = float(w.max()) if w.size else 1.0
     for h, ax in enumerate(axes.flat):
         if h >= heads:
             ax.axis("off")
             continue
         im = ax.imshow(w[h], cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto")
-        ax.set_xticks(range(n_k), key_tokens if key_tokens is not None else range(n_k),
-                      rotation=90 if key_tokens is not None else 0, fontsize=8)
-        ax.set_yticks(range(n_q), query_tokens if query_tokens is not None else range(n_q), fontsize=8)
-        ax.set_xlabel("key")
-        ax.set_ylabel("query")
+        if key_tokens is not None:
+            ax.set_xticks(range(n_k), key_tokens, rotation=90, fontsize=8)
+        if query_tokens is not None:
+            ax.set_yticks(range(n_q), query_tokens, fontsize=8)
+        if h // ncols == nrows - 1 or h + ncols >= heads:  # the lowest axes of its column
+            ax.set_xlabel("key")
+            ax.tick_params(axis="x", labelbottom=True)
+        else:
+            ax.tick_params(axis="x", labelbottom=False)
+        if h % ncols == 0:
+            ax.set_ylabel("query")
+        else:
+            ax.tick_params(axis="y", labelleft=False)
         if heads > 1:
             ax.set_title(head_titles[h] if head_titles is not None else f"head {h}", fontsize=9)
         if annotate:

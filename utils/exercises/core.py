@@ -163,7 +163,8 @@ def _diff_line(got: Any, expected: Any) -> str:
             return f"{which}expected shape {e_arr.shape}, got shape {g_arr.shape}"
         if e_arr.dtype.kind in "fc" or g_arr.dtype.kind in "fc":
             try:
-                delta = np.abs(g_arr.astype(np.float64) - e_arr.astype(np.float64))
+                with np.errstate(invalid="ignore"):  # inf - inf is NaN, reported below
+                    delta = np.abs(g_arr.astype(np.float64) - e_arr.astype(np.float64))
             except (TypeError, ValueError):
                 continue
             if np.isnan(delta).any():
