@@ -1,0 +1,172 @@
+"""Chapter 02 exercises: kernel-regression weights, hard lookup, the causal mask, shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.attention_numpy import causal_mask, softmax
+from utils.exercises.core import Case, Exercise, Mistake, register
+
+# ---------------------------------------------------------------- 02.1 kernel-regression weights
+
+
+def _kernel_weights(x_query, x_train, sigma):
+    scores = -((x_query[:, None] - x_train[None, :]) ** 2) / (2.0 * sigma**2)
+    return softmax(scores, axis=-1)
+
+
+def _kernel_cases() -> list[Case]:
+    rng = np.random.default_rng(3)
+    return [
+        Case("3 queries, 5 training points, sigma=1",
+             (np.array([0.0, 1.0, 2.5]), np.array([0.0, 0.5, 1.0, 2.0, 4.0]), 1.0)),
+        Case("sigma=0.5", (np.array([0.2, 3.0]), np.array([0.0, 1.0, 2.0, 3.0]), 0.5)),
+        Case("one training point: weight 1", (np.array([0.0, 7.0]), np.array([1.5]), 2.0)),
+        Case("tiny sigma=0.001 (plain exp underflows to 0/0)",
+             (np.array([0.0, 0.3, 1.0]), np.array([0.0, 0.5, 1.0]), 0.001)),
+        Case("random, 6 queries, 20 points, sigma=0.3",
+             (rng.uniform(0, 5, size=6), np.sort(rng.uniform(0, 5, size=20)), 0.3)),
+    ]
+
+
+def _kernel_no_two(x_query, x_train, sigma):
+    return softmax(-((x_query[:, None] - x_train[None, :]) ** 2) / sigma**2, axis=-1)
+
+
+def _kernel_abs(x_query, x_train, sigma):
+    return softmax(-np.abs(x_query[:, None] - x_train[None, :]) / (2.0 * sigma**2), axis=-1)
+
+
+def _kernel_axis0(x_query, x_train, sigma):
+    return softmax(-((x_query[:, None] - x_train[None, :]) ** 2) / (2.0 * sigma**2), axis=0)
+
+
+def _kernel_unnormalised(x_query, x_train, sigma):
+    return np.exp(-((x_query[:, None] - x_train[None, :]) ** 2) / (2.0 * sigma**2))
+
+
+def _kernel_naive(x_query, x_train, sigma):
+    k = np.exp(-((x_query[:, None] - x_train[None, :]) ** 2) / (2.0 * sigma**2))
+    return k / k.sum(axis=-1, keepdims=True)
+
+
+register(Exercise(
+    id="02.1",
+    title="Nadaraya–Watson weights as a softmax",
+    reference=_kernel_weights,
+    cases=_kernel_cases,
+    mistakes=[
+        Mistake("the Gaussian kernel's exponent is -(x - xᵢ)² / (2σ²): you left out the 2.", _kernel_no_two),
+        Mistake("square the distance: -(x - xᵢ)², not -|x - xᵢ|.", _kernel_abs),
+        Mistake("normalise each query's row over the training points (axis=-1), not over the queries.",
+                _kernel_axis0),
+        Mistake("the weights of each query must sum to 1: divide by the row sum (or use a softmax).",
+                _kernel_unnormalised),
+        Mistake("exp underflows to 0 for a tiny σ, giving 0/0 = NaN: subtract the row max first (a stable softmax).",
+                _kernel_naive),
+    ],
+))
+
+# ---------------------------------------------------------------- 02.2 hard lookup
+
+
+def _hard_lookup(q, keys, values):
+    idx = np.argmax(q @ keys.T, axis=-1)  # (n_q,)
+    return values[idx]
+
+
+def _hard_cases() -> list[Case]:
+    rng = np.random.default_rng(4)
+    keys = np.eye(3)
+    return [
+        Case("one-hot keys, d_v = d_k = 3", (np.array([[0.1, 2.0, 0.3]]), keys, rng.normal(size=(3, 3)))),
+        Case("keys of different length (dot product, not distance)",
+             (np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[3.0, 0.0], [0.9, 0.1], [0.0, 0.5]]),
+              np.array([[10.0, 1.0], [20.0, 2.0], [30.0, 3.0]]))),
+        Case("d_v != d_k, 4 queries, 6 keys", (rng.normal(size=(4, 5)), rng.normal(size=(6, 5)), rng.normal(size=(6, 2)))),
+        Case("more queries than keys", (rng.normal(size=(7, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2, 4)))),
+    ]
+
+
+def _hard_returns_key(q, keys, values):
+    return keys[np.argmax(q @ keys.T, axis=-1)]
+
+
+def _hard_argmin(q, keys, values):
+    return values[np.argmin(q @ keys.T, axis=-1)]
+
+
+def _hard_distance(q, keys, values):
+    dist = ((q[:, None, :] - keys[None, :, :]) ** 2).sum(-1)
+    return values[np.argmin(dist, axis=-1)]
+
+
+def _hard_soft(q, keys, values):
+    return softmax(q @ keys.T / np.sqrt(q.shape[-1]), axis=-1) @ values
+
+
+register(Exercise(
+    id="02.2",
+    title="a hard dictionary lookup",
+    reference=_hard_lookup,
+    cases=_hard_cases,
+    mistakes=[
+        Mistake("return the VALUE stored under the best key, not the key itself.", _hard_returns_key),
+        Mistake("the best match has the LARGEST score q·k: use argmax, not argmin.", _hard_argmin),
+        Mistake("score with the dot product q·k as attention does, not with Euclidean distance.", _hard_distance),
+        Mistake("that is the soft lookup (attention); here return exactly one value per query.", _hard_soft),
+    ],
+))
+
+# ---------------------------------------------------------------- 02.3 causal mask
+
+
+def _causal_cases() -> list[Case]:
+    return [Case("n=4", (4,)), Case("n=1", (1,)), Case("n=2", (2,)), Case("n=7", (7,))]
+
+
+def _causal_strict(n):
+    return np.tril(np.ones((n, n), dtype=bool), k=-1)
+
+
+def _causal_upper(n):
+    return np.triu(np.ones((n, n), dtype=bool))
+
+
+def _causal_inverted(n):
+    return ~np.tril(np.ones((n, n), dtype=bool))
+
+
+def _causal_float(n):
+    return np.tril(np.ones((n, n)))
+
+
+register(Exercise(
+    id="02.3",
+    title="the causal mask",
+    reference=lambda n: causal_mask(n),
+    cases=_causal_cases,
+    mistakes=[
+        Mistake("off-by-one: a token may attend to itself, so the diagonal is True (np.tril with k=0).",
+                _causal_strict),
+        Mistake("rows are queries: query i may see keys j <= i, the LOWER triangle (you allowed the future).",
+                _causal_upper),
+        Mistake("polarity: in this course True = may attend (as in PyTorch's scaled_dot_product_attention); "
+                "you returned True = blocked.", _causal_inverted),
+        Mistake("return a boolean mask (dtype bool), not 0/1 floats: float masks are ambiguous.", _causal_float),
+    ],
+))
+
+# ---------------------------------------------------------------- 02.4 cross-attention shapes
+
+register(Exercise(
+    id="02.4",
+    title="the shape of cross-attention weights",
+    reference=(7, 12),
+    kind="value",
+    mistakes=[
+        Mistake("rows are queries (the 7 decoder positions), columns are keys (the 12 encoder positions).", (12, 7)),
+        Mistake("in cross-attention the keys come from the encoder (12 positions), not from the decoder.", (7, 7)),
+        Mistake("that is the shape of the output, (n_q, d_v); the weights are (n_q, n_k).", (7, 64)),
+    ],
+))

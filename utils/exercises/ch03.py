@@ -1,0 +1,67 @@
+"""Chapter 03 exercises: another similarity for step 1, with loops and with matrices; counting work."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.exercises.core import Case, Exercise, Mistake, register
+
+
+def _distance_cases() -> list[Case]:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 16))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return [
+        Case("queries (3, 4), keys (5, 4)", (rng.normal(size=(3, 4)), rng.normal(size=(5, 4)))),
+        Case("self-attention on unit vectors (6, 16)", (x, x)),
+        Case("one query (1, 3), keys (4, 3)", (rng.normal(size=(1, 3)), rng.normal(size=(4, 3)))),
+        Case("d = 1", (rng.normal(size=(2, 1)), 5.0 * rng.normal(size=(3, 1)))),
+    ]
+
+
+def _neg_sq_distance(q, k):
+    return -np.sum((q[:, None, :] - k[None, :, :]) ** 2, axis=-1)
+
+
+register(Exercise(
+    id="03.1",
+    title="distance scores with explicit loops",
+    reference=_neg_sq_distance,
+    cases=_distance_cases,
+    mistakes=[
+        Mistake("closer keys must score HIGHER: the score is minus the squared distance.",
+                lambda q, k: -_neg_sq_distance(q, k)),
+        Mistake("use the squared distance, without the square root.", lambda q, k: -np.sqrt(-_neg_sq_distance(q, k))),
+        Mistake("rows are queries and columns keys: the result has shape (n_q, n_k), scores[i, j] for query i, key j.",
+                lambda q, k: _neg_sq_distance(q, k).T),
+    ],
+))
+
+
+register(Exercise(
+    id="03.2",
+    title="distance scores as matrix products",
+    reference=_neg_sq_distance,
+    cases=_distance_cases,
+    mistakes=[
+        Mistake("-|q - k|² = 2 q·k - |q|² - |k|²: the cross term has a factor 2.",
+                lambda q, k: q @ k.T - np.sum(q**2, -1)[:, None] - np.sum(k**2, -1)[None, :]),
+        Mistake("you dropped the -|k_j|² term: it differs from key to key, so it changes the weights.",
+                lambda q, k: 2 * q @ k.T - np.sum(q**2, -1)[:, None]),
+        Mistake("you dropped the -|q_i|² term. (A softmax over keys would not notice, but the scores differ.)",
+                lambda q, k: 2 * q @ k.T - np.sum(k**2, -1)[None, :]),
+    ],
+))
+
+
+register(Exercise(
+    id="03.3",
+    title="multiply-adds of the score matrix",
+    reference=9 * 9 * 16,
+    kind="value",
+    mistakes=[
+        Mistake("that counts FLOPs (a multiply-add is 2 FLOPs); the question asks for multiply-adds.", 2 * 9 * 9 * 16),
+        Mistake("there are n*n = 81 scores, each a dot product of d = 16 multiply-adds.", 81),
+        Mistake("every one of the n*n pairs (not just n tokens) needs its own d-long dot product.", 9 * 16),
+    ],
+))

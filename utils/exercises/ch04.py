@@ -1,0 +1,170 @@
+"""Chapter 04 exercises: scaled scores, masked softmax, and the backward pass of attention."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.attention_grad import attention_backward, softmax_backward
+from utils.attention_numpy import softmax
+from utils.exercises.core import Case, Exercise, Mistake, register
+
+
+def _score_cases() -> list[Case]:
+    rng = np.random.default_rng(4)
+    return [
+        Case("Q (3, 4), K (5, 4)", (rng.normal(size=(3, 4)), rng.normal(size=(5, 4)))),
+        Case("batched (2, 3, 6, 8)", (rng.normal(size=(2, 3, 6, 8)), rng.normal(size=(2, 3, 6, 8)))),
+        Case("d_k = 64", (rng.normal(size=(4, 64)), rng.normal(size=(4, 64)))),
+        Case("d_k = 1", (rng.normal(size=(2, 1)), rng.normal(size=(3, 1)))),
+    ]
+
+
+def _scores_reference(q, k):
+    return np.matmul(q, np.swapaxes(k, -1, -2)) / np.sqrt(q.shape[-1])
+
+
+register(Exercise(
+    id="04.1",
+    title="scaled dot-product scores",
+    reference=_scores_reference,
+    cases=_score_cases,
+    frameworks=("numpy", "tensorflow", "torch"),
+    mistakes=[
+        Mistake("missing 1/sqrt(d_k): divide Q Kᵀ by the square root of d_k.",
+                lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2))),
+        Mistake("divide by sqrt(d_k), not by d_k.", lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)) / q.shape[-1]),
+        Mistake("d_k is the feature dimension Q.shape[-1], not the number of keys.",
+                lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)) / np.sqrt(k.shape[-2])),
+        Mistake("rows are queries and columns keys: compute Q Kᵀ, not K Qᵀ.",
+                lambda q, k: np.matmul(k, np.swapaxes(q, -1, -2)) / np.sqrt(q.shape[-1])),
+    ],
+))
+
+
+def _mask_cases() -> list[Case]:
+    rng = np.random.default_rng(5)
+    causal = np.tril(np.ones((4, 4), dtype=bool))
+    partial = np.ones((3, 5), dtype=bool)
+    partial[:, 3:] = False  # padding: the last two keys
+    full_row = causal.copy()
+    full_row[0] = False  # a query that may attend to nothing
+    return [
+        Case("causal (4, 4)", (rng.normal(size=(4, 4)), causal)),
+        Case("padding (3, 5)", (rng.normal(size=(3, 5)), partial)),
+        Case("a fully masked row", (rng.normal(size=(4, 4)), full_row)),
+        Case("large scores, batch (2, 4, 4)", (rng.normal(scale=50.0, size=(2, 4, 4)), causal)),
+    ]
+
+
+def _masked_reference(scores, mask):
+    return softmax(np.where(mask, scores, -np.inf), axis=-1)
+
+
+def _mask_after_softmax(scores, mask):
+    return softmax(scores, axis=-1) * mask
+
+
+def _mask_minus_1e9(scores, mask):
+    return softmax(np.where(mask, scores, -1e9), axis=-1)
+
+
+def _mask_inverted(scores, mask):
+    return softmax(np.where(mask, -np.inf, scores), axis=-1)
+
+
+def _mask_wrong_axis(scores, mask):
+    return softmax(np.where(mask, scores, -np.inf), axis=-2)
+
+
+register(Exercise(
+    id="04.2",
+    title="mask before softmax",
+    reference=_masked_reference,
+    cases=_mask_cases,
+    mistakes=[
+        Mistake("mask applied after softmax: the kept weights no longer sum to 1. Set masked scores to -inf "
+                "BEFORE the softmax.", _mask_after_softmax),
+        Mistake("a fully masked row must give all-zero weights; filling with -1e9 makes it uniform. Use -inf "
+                "and a softmax that maps an all -inf row to zeros.", _mask_minus_1e9),
+        Mistake("mask polarity: in this course True = may attend, so keep the scores where mask is True.",
+                _mask_inverted),
+        Mistake("softmax over the last axis (the keys), not axis -2.", _mask_wrong_axis),
+    ],
+))
+
+
+def _softmax_backward_cases() -> list[Case]:
+    rng = np.random.default_rng(6)
+    p = softmax(rng.normal(size=(3, 5)), axis=-1)
+    peaked = softmax(np.array([[20.0, 0.0, 0.0, 0.0]]), axis=-1)
+    masked = softmax(np.where(np.tril(np.ones((4, 4), dtype=bool)), rng.normal(size=(4, 4)), -np.inf), axis=-1)
+    return [
+        Case("P (3, 5)", (p, rng.normal(size=(3, 5)))),
+        Case("batched (2, 4, 6)", (softmax(rng.normal(size=(2, 4, 6)), axis=-1), rng.normal(size=(2, 4, 6)))),
+        Case("a saturated row", (peaked, rng.normal(size=(1, 4)))),
+        Case("causal weights with zeros", (masked, rng.normal(size=(4, 4)))),
+    ]
+
+
+register(Exercise(
+    id="04.3",
+    title="backward of softmax",
+    reference=softmax_backward,
+    cases=_softmax_backward_cases,
+    mistakes=[
+        Mistake("the softmax Jacobian is diag(p) - p pᵀ: you kept only the diagonal (P * dP); subtract "
+                "P * sum(dP * P) as well.", lambda p, dp: p * dp),
+        Mistake("sum dP * P over the last axis (each row is its own softmax), with keepdims=True.",
+                lambda p, dp: p * (dp - np.sum(dp * p, axis=-2, keepdims=True))),
+        Mistake("multiply by P: dS = P * (dP - sum(dP * P)).",
+                lambda p, dp: dp - np.sum(dp * p, axis=-1, keepdims=True)),
+    ],
+))
+
+
+def _backward_cases() -> list[Case]:
+    rng = np.random.default_rng(7)
+
+    def qkv_do(n_q, n_k, d_k, d_v, scale=1.0):
+        return (rng.normal(size=(n_q, d_v)), scale * rng.normal(size=(n_q, d_k)),
+                scale * rng.normal(size=(n_k, d_k)), rng.normal(size=(n_k, d_v)))
+
+    return [
+        Case("self-attention n=4, d_k=8", qkv_do(4, 4, 8, 3)),
+        Case("cross-attention n_q=3, n_k=5", qkv_do(3, 5, 4, 2)),
+        Case("d_k = 1", qkv_do(3, 3, 1, 2)),
+        Case("peaked weights", qkv_do(4, 4, 16, 2, scale=2.0)),
+    ]
+
+
+def _backward_no_scale(d_o, q, k, v):
+    d_q, d_k, d_v = attention_backward(d_o, q, k, v)
+    s = np.sqrt(q.shape[-1])
+    return d_q * s, d_k * s, d_v
+
+
+def _backward_no_softmax(d_o, q, k, v):
+    w = softmax(q @ k.T / np.sqrt(q.shape[-1]), axis=-1)
+    d_s = (d_o @ v.T) / np.sqrt(q.shape[-1])
+    return d_s @ k, d_s.T @ q, w.T @ d_o
+
+
+def _backward_dk_untransposed(d_o, q, k, v):
+    w = softmax(q @ k.T / np.sqrt(q.shape[-1]), axis=-1)
+    d_s = softmax_backward(w, d_o @ v.T) / np.sqrt(q.shape[-1])
+    return d_s @ k, d_s @ q, w.T @ d_o
+
+
+register(Exercise(
+    id="04.4",
+    title="the backward pass of attention",
+    reference=attention_backward,
+    cases=_backward_cases,
+    atol=1e-8,
+    mistakes=[
+        Mistake("missing 1/sqrt(d_k): S = Q Kᵀ / sqrt(d_k), so dQ and dK carry the factor 1/sqrt(d_k).",
+                _backward_no_scale),
+        Mistake("go through the softmax: dS = P * (dP - sum(dP * P, -1)), not dS = dP.", _backward_no_softmax),
+        Mistake("dK = dSᵀ Q (keys are the columns of S), not dS Q.", _backward_dk_untransposed),
+    ],
+))
