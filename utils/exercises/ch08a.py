@@ -1,0 +1,160 @@
+"""Chapter 08a exercises: the cost of attention, the online softmax and FlashAttention's block step."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.exercises.core import Case, Exercise, Mistake, register
+from utils.tiled_numpy import SKIPPED, causal_block_schedule, online_softmax_update
+
+# ---------------------------------------------------------------- 08a.1 attention FLOPs
+
+
+def _flops(n, d, causal):
+    flops = 4 * n * n * d  # 2·n²·d for Q Kᵀ plus 2·n²·d for P V
+    return flops // 2 if causal else flops
+
+
+def _flops_cases() -> list[Case]:
+    return [Case(f"n={n}, d={d}, causal={c}", (n, d, c)) for n, d, c in
+            [(4, 2, False), (1024, 64, False), (1024, 64, True), (1, 8, False), (4096, 128, True)]]
+
+
+register(Exercise(
+    id="08a.1",
+    title="count the FLOPs of one attention head",
+    reference=_flops,
+    cases=_flops_cases,
+    mistakes=[
+        Mistake("there are TWO matmuls, Q Kᵀ and P V, and a multiply-add is 2 FLOPs: 2·n²·d each, 4·n²·d in all.",
+                lambda n, d, causal: (2 * n * n * d) // (2 if causal else 1)),
+        Mistake("count 2 FLOPs per multiply-add (one multiply, one add) in each of the two matmuls.",
+                lambda n, d, causal: (n * n * d) // (2 if causal else 1)),
+        Mistake("causal attention skips the half above the diagonal: divide by 2 when causal=True.",
+                lambda n, d, causal: 4 * n * n * d),
+    ],
+))
+
+# ---------------------------------------------------------------- 08a.2 the online-softmax update
+
+
+def _update_cases() -> list[Case]:
+    rng = np.random.default_rng(82)
+    m0 = rng.normal(size=3) * 3
+    l0 = rng.uniform(0.5, 3.0, size=3)
+    return [
+        Case("first block: m = -inf, l = 0", (np.full(3, -np.inf), np.zeros(3), rng.normal(size=(3, 4)))),
+        Case("a later block whose max is smaller than m", (m0 + 20, l0, rng.normal(size=(3, 2)))),
+        Case("a later block whose max is LARGER than m", (m0, l0, rng.normal(size=(3, 5)) * 3 + 8)),
+        Case("huge scores (exp would overflow)", (np.array([1000.0]), np.array([1.0]), np.array([[1003.0, 999.0]]))),
+        Case("a masked row: scores all -inf", (np.array([0.5, -np.inf]), np.array([2.0, 0.0]),
+                                               np.full((2, 3), -np.inf))),
+    ]
+
+
+def _update_no_rescale(m, l, scores):
+    m_new = np.maximum(m, scores.max(axis=-1))
+    shift = np.where(np.isfinite(m_new), m_new, 0.0)
+    return m_new, l + np.exp(scores - shift[..., None]).sum(axis=-1)
+
+
+def _update_inverted_rescale(m, l, scores):
+    m_new = np.maximum(m, scores.max(axis=-1))
+    shift = np.where(np.isfinite(m_new), m_new, 0.0)
+    alpha = np.exp(np.where(np.isfinite(m), shift - m, 0.0))
+    return m_new, l * alpha + np.exp(scores - shift[..., None]).sum(axis=-1)
+
+
+def _update_block_max(m, l, scores):
+    m_blk = scores.max(axis=-1)
+    shift = np.where(np.isfinite(m_blk), m_blk, 0.0)
+    return np.maximum(m, m_blk), l + np.exp(scores - shift[..., None]).sum(axis=-1)
+
+
+register(Exercise(
+    id="08a.2",
+    title="the online-softmax update of (m, l)",
+    reference=online_softmax_update,
+    cases=_update_cases,
+    mistakes=[
+        Mistake("when the max rises, the old normaliser was computed against the old max: multiply l by "
+                "exp(m - m_new) before adding the block's sum.", _update_no_rescale),
+        Mistake("the rescale factor is exp(m_old - m_new) <= 1, not exp(m_new - m_old).", _update_inverted_rescale),
+        Mistake("shift the block by the RUNNING max m_new = max(m, block max), not by the block's own max, "
+                "and rescale l.", _update_block_max),
+    ],
+))
+
+# ---------------------------------------------------------------- 08a.3 one FlashAttention block step
+
+
+def _flash_step(m, l, acc, s, v_blk):
+    m_new = np.maximum(m, s.max(axis=-1))
+    shift = np.where(np.isfinite(m_new), m_new, 0.0)
+    p = np.exp(s - shift[..., None])
+    alpha = np.exp(m - shift)
+    return m_new, alpha * l + p.sum(axis=-1), alpha[..., None] * acc + p @ v_blk
+
+
+def _step_cases() -> list[Case]:
+    rng = np.random.default_rng(83)
+    rows, bk, d = 3, 4, 2
+    first = (np.full(rows, -np.inf), np.zeros(rows), np.zeros((rows, d)))
+    later = (rng.normal(size=rows), rng.uniform(1, 2, size=rows), rng.normal(size=(rows, d)))
+    return [
+        Case("first key block (m = -inf, l = 0, acc = 0)", (*first, rng.normal(size=(rows, bk)), rng.normal(size=(bk, d)))),
+        Case("later block, max rises", (*later, rng.normal(size=(rows, bk)) + 5, rng.normal(size=(bk, d)))),
+        Case("later block, max stays", (*later, rng.normal(size=(rows, bk)) - 5, rng.normal(size=(bk, d)))),
+        Case("scores of order 1e4", (np.array([1e4]), np.array([1.0]), np.array([[0.5, -0.5]]),
+                                     np.array([[1e4 + 3, 1e4 - 3]]), np.array([[1.0, 2.0], [3.0, 4.0]]))),
+    ]
+
+
+def _step_normalised(m, l, acc, s, v_blk):
+    m_new, l_new, acc_new = _flash_step(m, l, acc, s, v_blk)
+    return m_new, l_new, acc_new / l_new[..., None]
+
+
+def _step_no_acc_rescale(m, l, acc, s, v_blk):
+    m_new, l_new, _ = _flash_step(m, l, acc, s, v_blk)
+    shift = np.where(np.isfinite(m_new), m_new, 0.0)
+    return m_new, l_new, acc + np.exp(s - shift[..., None]) @ v_blk
+
+
+def _step_unshifted(m, l, acc, s, v_blk):
+    m_new = np.maximum(m, s.max(axis=-1))
+    p = np.exp(s)
+    return m_new, l + p.sum(axis=-1), acc + p @ v_blk
+
+
+register(Exercise(
+    id="08a.3",
+    title="one FlashAttention-2 block step",
+    reference=_flash_step,
+    cases=_step_cases,
+    mistakes=[
+        Mistake("keep the accumulator UNnormalised: FlashAttention-2 divides by l once, after the last block.",
+                _step_normalised),
+        Mistake("rescale the accumulator too: acc must be multiplied by exp(m - m_new), like l.",
+                _step_no_acc_rescale),
+        Mistake("subtract the running max before exp: exp(s) overflows for large scores.", _step_unshifted),
+    ],
+    frameworks=("numpy", "tensorflow", "torch"),
+    rtol=1e-5, atol=1e-5,
+))
+
+# ---------------------------------------------------------------- 08a.4 causal blocks computed
+
+_N, _B = 4096, 128
+register(Exercise(
+    id="08a.4",
+    title="how many causal blocks are computed",
+    kind="value",
+    reference=int((causal_block_schedule(_N, _N, _B, _B) != SKIPPED).sum()),  # 32·33/2 = 528
+    mistakes=[
+        Mistake("blocks ON the diagonal are only partly masked: they must be computed too.", 32 * 31 // 2),
+        Mistake("half of the 32×32 = 1024 blocks is 512, but the 32 diagonal blocks are computed in full "
+                "(they are partial, not skipped): count 32·33/2.", 512),
+        Mistake("causal tiling skips the blocks above the diagonal: not all 1024 are computed.", 1024),
+    ],
+))
