@@ -1,0 +1,50 @@
+"""Checker tests for chapter 09's quiz: right answers solved, `...` not attempted, wrong answers hinted."""
+
+from __future__ import annotations
+
+import pytest
+
+from utils.exercises import evaluate, get_exercise
+
+IDS = ["09.1", "09.2", "09.3", "09.4", "09.5", "09.6"]
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_reference_solves_and_ellipsis_is_not_attempted(exercise_id):
+    ex = get_exercise(exercise_id)
+    assert ex.kind == "value"
+    assert evaluate(exercise_id, ex.reference).status == "solved"
+    assert evaluate(exercise_id, ...).status == "not attempted"
+    assert evaluate(exercise_id, None).status == "not attempted"
+
+
+@pytest.mark.parametrize(("exercise_id", "answer", "hint_part"), [
+    ("09.1", 8, "standard deviation"),
+    ("09.1", 1.0, "AFTER dividing"),
+    ("09.2", "a", "True = MAY attend"),
+    ("09.2", "B", "no error is raised"),
+    ("09.2", " d ", "returns zeros, not NaN"),
+    ("09.3", (2, 4, 7, 3), "rows are queries"),
+    ("09.3", [2, 3, 7], "average_attn_weights"),
+    ("09.4", "a", "AFTER softmax"),
+    ("09.5", 2048, "plain MHA"),
+    ("09.5", 256.0, "both K and V"),
+    ("09.5", 1024, "2 bytes"),
+    ("09.6", "a", "float32 rounding"),
+    ("09.6", "c", "no randomness"),
+])
+def test_wrong_answers_get_their_hint(exercise_id, answer, hint_part):
+    v = evaluate(exercise_id, answer)
+    assert v.status == "wrong" and hint_part in v.hint
+
+
+def test_equivalent_forms_are_accepted():
+    assert evaluate("09.1", 64.0).status == "solved"
+    assert evaluate("09.2", "C").status == "solved"
+    assert evaluate("09.3", [2, 4, 3, 7]).status == "solved"
+    assert evaluate("09.5", 512.0).status == "solved"
+
+
+def test_unknown_wrong_answer_has_no_hint():
+    v = evaluate("09.5", 3)
+    assert v.status == "wrong" and v.hint is None

@@ -1,0 +1,122 @@
+"""Chapter 07 exercises: translating the course's conventions into the libraries' ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.attention_numpy import causal_mask
+from utils.exercises.core import Case, Exercise, Mistake, register
+from utils.frameworks import to_numpy
+from utils.library_apis import swap_heads_and_seq, to_additive_mask
+
+# ---------------------------------------------------------------- 07.1 an additive mask for SDPA
+
+
+def _additive_cases() -> list[Case]:
+    rng = np.random.default_rng(71)
+    padded = np.ones((2, 1, 3, 5), dtype=bool)
+    padded[1, ..., 3:] = False  # second sequence: the last two keys are padding
+    empty_row = causal_mask(4)
+    empty_row[2] = False  # a query that may attend to nothing
+    return [
+        Case("causal (4, 4)", (causal_mask(4),)),
+        Case("random (3, 6)", (rng.random((3, 6)) < 0.6,)),
+        Case("padding (2, 1, 3, 5)", (padded,)),
+        Case("a fully masked row", (empty_row,)),
+        Case("(1, 1), may attend", (np.ones((1, 1), dtype=bool),)),
+    ]
+
+
+def _additive_equal(got, expected) -> bool:
+    """0 where expected is 0 (finite entries equal); a very negative number or -inf where expected is -inf."""
+    g, e = to_numpy(got), to_numpy(expected)
+    if g.shape != e.shape or g.dtype.kind != e.dtype.kind:
+        return False
+    if e.dtype.kind != "f":
+        return bool(np.array_equal(g, e))
+    g, e = g.astype(np.float64), e.astype(np.float64)
+    blocked = np.isneginf(e)
+    return bool(np.allclose(g[~blocked], e[~blocked], atol=1e-6) and (g[blocked] <= -1e9).all())
+
+
+register(Exercise(
+    id="07.1",
+    title="an additive float mask for scaled_dot_product_attention",
+    reference=lambda mask: to_additive_mask(mask),
+    cases=_additive_cases,
+    compare=_additive_equal,
+    mistakes=[
+        Mistake("SDPA ADDS a float mask to the scores: 0/1 floats only nudge the scores by 1 and block nothing. "
+                "Use 0.0 where the mask is True and -inf where it is False.",
+                lambda mask: mask.astype(np.float32)),
+        Mistake("polarity inverted: put -inf where the mask is False (blocked) and 0.0 where it is True.",
+                lambda mask: np.where(mask, -np.inf, 0.0).astype(np.float32)),
+        Mistake("a penalty of -1 is far too small: blocked keys keep a large share of the weight; use -inf.",
+                lambda mask: np.where(mask, 0.0, -1.0).astype(np.float32)),
+        Mistake("return floats (0.0 and -inf), not a boolean array: a bool mask is a different argument type.",
+                lambda mask: mask.copy()),
+    ],
+))
+
+# ---------------------------------------------------------------- 07.2 the keras.ops layout
+
+
+def _layout_cases() -> list[Case]:
+    rng = np.random.default_rng(72)
+    return [
+        Case("(batch=2, heads=3, seq=5, d_head=4)", (rng.normal(size=(2, 3, 5, 4)).astype(np.float32),)),
+        Case("(1, 2, 6, 3)", (rng.normal(size=(1, 2, 6, 3)).astype(np.float32),)),
+        Case("heads = seq (4, 4)", (rng.normal(size=(1, 4, 4, 2)),)),
+        Case("one head", (rng.normal(size=(3, 1, 5, 2)),)),
+    ]
+
+
+register(Exercise(
+    id="07.2",
+    title="(batch, heads, seq, d_head) to keras.ops' (batch, seq, heads, d_head)",
+    reference=swap_heads_and_seq,
+    cases=_layout_cases,
+    frameworks=("numpy", "tensorflow", "torch"),
+    mistakes=[
+        Mistake("reshape keeps the memory order, so it scrambles heads and positions: "
+                "move the axes with a transpose (axes (0, 2, 1, 3)), not a reshape.",
+                lambda x: x.reshape(x.shape[0], x.shape[2], x.shape[1], x.shape[3])),
+        Mistake("only the heads and seq axes swap; d_head stays last: transpose(0, 2, 1, 3).",
+                lambda x: np.transpose(x, (0, 2, 3, 1))),
+        Mistake("nothing moved: keras.ops.dot_product_attention wants (batch, seq, heads, d_head).",
+                lambda x: x),
+    ],
+))
+
+# ---------------------------------------------------------------- 07.3 causal mask for a KV cache
+
+
+def _kv_causal_cases() -> list[Case]:
+    return [
+        Case("square n_q = n_k = 4", (4, 4)),
+        Case("one new token, 5 keys (decoding)", (1, 5)),
+        Case("2 new tokens, 6 keys", (2, 6)),
+        Case("3 new tokens, 7 keys", (3, 7)),
+        Case("1 x 1", (1, 1)),
+    ]
+
+
+register(Exercise(
+    id="07.3",
+    title="causal mask when the queries are the last n_q of n_k positions",
+    reference=lambda n_q, n_k: causal_mask(n_q, n_k),
+    cases=_kv_causal_cases,
+    mistakes=[
+        Mistake("that is the top-left alignment that is_causal=True gives in PyTorch and Keras: "
+                "query i is position n_k - n_q + i, so it may see keys 0 .. n_k - n_q + i "
+                "(np.tril(..., k=n_k - n_q)).",
+                lambda n_q, n_k: np.tril(np.ones((n_q, n_k), dtype=bool))),
+        Mistake("polarity inverted: the course's mask is True where a query MAY attend "
+                "(this is nn.MultiheadAttention's True = blocked).",
+                lambda n_q, n_k: ~np.tril(np.ones((n_q, n_k), dtype=bool), k=n_k - n_q)),
+        Mistake("off by one: a query may attend to its own position (the diagonal is True).",
+                lambda n_q, n_k: np.tril(np.ones((n_q, n_k), dtype=bool), k=n_k - n_q - 1)),
+        Mistake("off by one: the query may not see the key right after it.",
+                lambda n_q, n_k: np.tril(np.ones((n_q, n_k), dtype=bool), k=n_k - n_q + 1)),
+    ],
+))
