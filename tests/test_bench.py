@@ -28,7 +28,7 @@ def test_tiny_run_writes_json_markdown_and_plot(tmp_path, monkeypatch):
         assert r["gflops"] == pytest.approx(4 * r["n"] ** 2 * 64 / r["seconds"] / 1e9)
     assert payload["results"][-1] == {"group": "fake", "impl": "x", "n": 1, "quick": True}
     table = (tmp_path / "results.md").read_text()
-    assert "| numpy_tiled | 48 |" in table and "| fake |" in table
+    assert "| numpy_tiled | 48 |" in table and "fake:\n\n| impl | n | quick |" in table and "| x | 1 | True |" in table
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -175,12 +175,17 @@ def markdown_table(payload: dict) -> str:
     if checks:
         out.append("\nTargets:\n" + "\n".join(f"- {c}" for c in checks))
     others = [r for r in recs if r.get("group") != "attention"]
-    if others:
-        keys = list(dict.fromkeys(key for r in others for key in r))
-        out.append("\n| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
-        for r in others:
+    for group in dict.fromkeys(r["group"] for r in others):  # one table per group, with only its own columns
+        rows = [r for r in others if r["group"] == group]
+        keys = [k for k in dict.fromkeys(key for r in rows for key in r) if k != "group"]
+        out.append(f"\n{group}:\n\n| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
+        for r in rows:
             out.append("| " + " | ".join(f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, ""))
                                          for k in keys) + " |")
+    checks = [c for module in (extension_modules() if others else []) if hasattr(module, "target_checks")
+              for c in module.target_checks(others)]
+    if checks:
+        out.append("\nTargets of the other groups:\n" + "\n".join(f"- {c}" for c in checks))
     return "\n".join(out) + "\n"
 
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from utils.kv_cache import DecoderConfig, init_decoder_params
 from utils.kv_cache_torch import KVCache, decode_step, generate_greedy, params_to_torch
 from utils.linear_attention_torch import causal_linear_attention_chunked, elu_feature_map
+from utils.measure import median_seconds
 from utils.sparse_attention_torch import banded_attention
 
 KV_CONFIG = DecoderConfig(vocab=256, d_model=128, n_heads=8, n_kv_heads=8, n_layers=2, d_ff=512, max_len=1200)
@@ -36,8 +37,6 @@ def loglog_slope(ns: list[int], seconds: list[float], n_min: int = 2048) -> floa
 
 
 def _median(fn: Any, repeats: int) -> float:
-    from utils.bench import median_seconds
-
     return median_seconds(fn, repeats=repeats, warmup=1 if repeats > 1 else 0)
 
 
@@ -104,6 +103,27 @@ def run_scaling(sizes: tuple[int, ...], full_sizes: tuple[int, ...], repeats: in
         records.append({"group": "scaling_slope", "impl": impl, "n_min": 2048,
                         "slope": loglog_slope([r["n"] for r in rs], [r["seconds"] for r in rs])})
     return records
+
+
+def target_checks(records: list[dict]) -> list[str]:
+    """Chapter 08b's targets, met or missed, as lines for the benchmark report."""
+    lines = []
+    kv = {r["impl"]: r["seconds"] for r in records if r["group"] == "kv_cache"}
+    if {"torch_cache", "torch_no_cache"} <= kv.keys():
+        ratio = kv["torch_no_cache"] / kv["torch_cache"]
+        lines.append(f"KV cache speed-up: {ratio:.1f}x (target >= 10) -> {'met' if ratio >= 10 else 'MISSED'}")
+    gqa = [r for r in records if r["group"] == "gqa"]
+    if gqa:
+        full = max(r["cache_bytes"] for r in gqa)
+        exact = all(r["cache_bytes"] * (r["heads"] // r["kv_heads"]) == full for r in gqa)
+        shrink = ", ".join(f"g={r['kv_heads']}: {full / r['cache_bytes']:g}x" for r in gqa)
+        lines.append(f"GQA cache bytes smaller by h/g ({shrink}) -> {'met' if exact else 'MISSED'}")
+    for r in records:
+        if r["group"] == "scaling_slope" and r["impl"] != "torch_sdpa":
+            ok = r["slope"] <= 1.2
+            lines.append(f"{r['impl']} log-log slope at n >= {r['n_min']}: {r['slope']:.2f} (target <= 1.2) -> "
+                         f"{'met' if ok else 'MISSED'}")
+    return lines
 
 
 def run(quick: bool) -> list[dict]:
