@@ -1,8 +1,12 @@
 """PyTorch versions of `utils.tiled_numpy`: same names, same meaning, forward pass only (no autograd).
 
-Float16/bfloat16 input is computed in float32, float64 stays float64. `flash_attention` runs its
-query blocks in Python threads with torch's intra-op pool set to one thread for the duration of
-the call (each core then keeps its own (block_q, block_k) tile in its cache), and restores it.
+Float16/bfloat16 input is computed in float32, float64 stays float64. Two CPU-specific choices in
+`flash_attention`, both measured by `make bench` (README, "Performance"):
+- the running normaliser l rides in the accumulator: V gets a column of ones, so the same `addmm`
+  that adds P·V also adds P's row sums (one pass over each tile fewer than a separate `sum`);
+- by default the query blocks run one after another and each op uses torch's intra-op threads;
+  `n_threads=k > 1` runs them in k Python threads instead (torch's pool set to one thread meanwhile),
+  which on 2 cores measured slower: every tile is ~10 small ops, and the threads contend for the GIL.
 """
 
 from __future__ import annotations
@@ -84,16 +88,15 @@ def _block_mask(mask: Any, causal: bool, i0: int, i1: int, j0: int, j1: int, off
     return tile
 
 
-def _flash_block(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any, causal: bool,
+def _flash_block(q: torch.Tensor, k: torch.Tensor, v_ext: torch.Tensor, mask: Any, causal: bool,
                  i0: int, i1: int, block_k: int) -> torch.Tensor:
-    """FlashAttention-2 inner loop for one query block q[i0:i1] of one (batch, head); returns its output."""
+    """FlashAttention-2 inner loop for one query block q[i0:i1] of one (batch, head); v_ext = [V | 1]."""
     n_q, n_k = q.shape[0], k.shape[0]
     offset = n_k - n_q
     q_blk = q[i0:i1] * (1.0 / math.sqrt(q.shape[1]))  # fold 1/sqrt(d_k) into the query block
     rows = i1 - i0
     m = torch.full((rows, 1), -math.inf, dtype=q.dtype)
-    l = torch.zeros((rows, 1), dtype=q.dtype)
-    acc = torch.zeros((rows, v.shape[1]), dtype=q.dtype)  # unnormalised output
+    acc = torch.zeros((rows, v_ext.shape[1]), dtype=q.dtype)  # [unnormalised output | running normaliser l]
     s_buf = torch.empty((rows, block_k), dtype=q.dtype)
     k_end = min(n_k, i1 + offset) if causal else n_k  # causal: skip blocks above the diagonal
     for j0 in range(0, max(k_end, 0), block_k):
@@ -107,11 +110,11 @@ def _flash_block(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any, c
         shift = m_new if tile is None and mask is None else torch.nan_to_num(m_new, neginf=0.0)
         s.sub_(shift).exp_()  # p = exp(s - m_new); masked entries give 0
         alpha = torch.exp(m - shift)  # rescales what was accumulated under the old max
-        l.mul_(alpha).add_(s.sum(dim=1, keepdim=True))
-        acc.mul_(alpha).addmm_(s, v[j0:j1])
+        acc.mul_(alpha).addmm_(s, v_ext[j0:j1])  # acc[:, :d] += P V and, from the ones column, l += rowsum(P)
         m = m_new
+    out, l = acc[:, :-1], acc[:, -1:]
     # divide once at the end; rows that saw no key (l == 0) stay zero
-    return torch.where(l > 0, acc / l.clamp_min(torch.finfo(acc.dtype).tiny), torch.zeros_like(acc))
+    return torch.where(l > 0, out / l.clamp_min(torch.finfo(acc.dtype).tiny), torch.zeros_like(out))
 
 
 def _run_blocks(fn: Any, tasks: list, n_threads: int | None) -> None:
@@ -132,19 +135,21 @@ def _run_blocks(fn: Any, tasks: list, n_threads: int | None) -> None:
 
 
 @torch.no_grad()
-def flash_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, block_q: int = 256,
-                    block_k: int = 1024, n_threads: int | None = None) -> torch.Tensor:
+def flash_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, block_q: int = 1024,
+                    block_k: int = 512, n_threads: int = 1) -> torch.Tensor:
     """Tiled exact attention (FlashAttention-2 loop order), (..., n_q, d_v); mask True = may attend."""
     block_q, block_k = _check_block("block_q", block_q), _check_block("block_k", block_k)
     q, k, v, mask, batch = _prepare(q, k, v, mask)
     n_q = q.shape[-2]
     out = torch.empty(batch + (n_q, v.shape[-1]), dtype=q.dtype)
+    v_ext = torch.cat([v, torch.ones(v.shape[:-1] + (1,), dtype=v.dtype)], dim=-1)  # [V | 1]
     tasks = [(b, i0) for b in _ndindex(batch) for i0 in range(0, n_q, block_q)]
 
     def work(task: tuple) -> None:
         b, i0 = task
         i1 = min(i0 + block_q, n_q)
-        out[b][i0:i1] = _flash_block(q[b], k[b], v[b], None if mask is None else mask[b], causal, i0, i1, block_k)
+        out[b][i0:i1] = _flash_block(q[b], k[b], v_ext[b], None if mask is None else mask[b], causal, i0, i1,
+                                     block_k)
 
     _run_blocks(work, tasks, n_threads)
     return out
