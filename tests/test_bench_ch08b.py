@@ -7,9 +7,9 @@ from utils import bench_ch08b
 
 def test_kv_cache_records_have_the_issue_schema():
     records = bench_ch08b.run_kv_cache(tokens=4, repeats=1, batch=2)
-    assert [r["impl"] for r in records] == ["torch_no_cache", "torch_cache"]
+    assert [r["impl"] for r in records] == ["torch_no_cache", "torch_cache", "tf_no_cache", "tf_cache"]
     for r in records:
-        assert r["group"] == "kv_cache" and r["tokens"] == 4 and r["seconds"] > 0
+        assert r["group"] == "kv_cache" and r["tokens"] == 4 and r["batch"] == 2 and r["seconds"] > 0
 
 
 def test_gqa_cache_bytes_shrink_exactly_by_h_over_g():
@@ -34,10 +34,22 @@ def test_scaling_records_and_slopes():
 def test_target_checks_say_met_and_missed():
     good = [{"group": "kv_cache", "impl": "torch_no_cache", "seconds": 2.0},
             {"group": "kv_cache", "impl": "torch_cache", "seconds": 0.1},
+            {"group": "kv_cache", "impl": "tf_no_cache", "seconds": 3.0},
+            {"group": "kv_cache", "impl": "tf_cache", "seconds": 0.2},
             {"group": "gqa", "kv_heads": 8, "heads": 8, "cache_bytes": 800},
             {"group": "gqa", "kv_heads": 1, "heads": 8, "cache_bytes": 100},
             {"group": "scaling_slope", "impl": "banded_torch", "n_min": 2048, "slope": 1.0}]
-    assert all(line.endswith("met") for line in bench_ch08b.target_checks(good))
+    lines = bench_ch08b.target_checks(good)
+    assert len(lines) == 4 and all(line.endswith("met") for line in lines)
+    assert lines[0].startswith("KV cache speed-up: 20.0x") and lines[1].startswith("TF (eager) KV cache speed-up")
+    assert "15.0x" in lines[1]
     bad = [dict(r) for r in good]
-    bad[1]["seconds"], bad[3]["cache_bytes"], bad[4]["slope"] = 1.0, 101, 1.9
+    bad[1]["seconds"], bad[3]["seconds"], bad[5]["cache_bytes"], bad[6]["slope"] = 1.0, 1.0, 101, 1.9
     assert all(line.endswith("MISSED") for line in bench_ch08b.target_checks(bad))
+
+
+def test_target_checks_report_each_framework_only_when_both_records_exist():
+    torch_only = [{"group": "kv_cache", "impl": "torch_no_cache", "seconds": 2.0},
+                  {"group": "kv_cache", "impl": "torch_cache", "seconds": 0.1},
+                  {"group": "kv_cache", "impl": "tf_cache", "seconds": 0.1}]
+    assert bench_ch08b.target_checks(torch_only) == ["KV cache speed-up: 20.0x (target >= 10) -> met"]
