@@ -1,6 +1,5 @@
 """Mask converters, the future-leak test, the SDPA backend inspector and the profiling helpers."""
 
-import time
 
 import numpy as np
 import pytest
@@ -9,7 +8,6 @@ from utils.attention_numpy import causal_mask, padding_mask, scaled_dot_product_
 from utils.frameworks import import_tensorflow, to_numpy
 from utils.library_apis import (
     future_leaks,
-    median_seconds,
     sdpa_backend,
     swap_heads_and_seq,
     tf_op_table,
@@ -215,9 +213,3 @@ def test_tf_op_table_counts_kernels_per_run():
     matmuls = sum(c for name, c in calls.items() if "BatchMatMul" in name)
     softmaxes = sum(c for name, c in calls.items() if "Softmax" in name)
     assert matmuls == 6 and softmaxes == 3, calls
-
-
-def test_median_seconds():
-    assert 0.004 < median_seconds(lambda: time.sleep(0.005), repeats=3) < 0.5
-    with pytest.raises(ValueError, match="repeats"):
-        median_seconds(lambda: None, repeats=0)

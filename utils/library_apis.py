@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
-import statistics
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,17 +230,3 @@ def print_op_table(rows: list[OpStat], title: str, top: int = 6) -> None:
     print(title)
     for r in rows[:top]:
         print(f"  {r.name:<52} {r.calls:>3} call(s) {r.self_us:9.0f} µs {100 * r.self_us / total:5.1f} %")
-
-
-def median_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of fn() over `repeats` calls, after `warmup` untimed calls."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
