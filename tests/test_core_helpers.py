@@ -66,6 +66,11 @@ def test_compare_frameworks_prints_and_asserts(capsys):
     diffs = compare_frameworks({"numpy": a, "x": a + 1e-7, "y": (a,)[0]}, atol=1e-5, label="demo")
     out = capsys.readouterr().out
     assert "demo" in out and "< 1e-06" in out and diffs["x"] == pytest.approx(1e-7)
+    # buckets are floored at atol/10: float noise of 1e-16 or an exact 0 print the same
+    compare_frameworks({"numpy": a, "tiny": a + 1e-16, "same": a, "mid": a + 3e-6}, atol=1e-5)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[1:] == ["<", "1e-06", "ok"] and lines[2].split()[1:] == ["<", "1e-06", "ok"]
+    assert lines[3].split()[1:] == ["<", "1e-05", "ok"]
     with pytest.raises(AssertionError, match="differences above"):
         compare_frameworks({"numpy": a, "bad": a + 1e-3}, atol=1e-5)
     with pytest.raises(ValueError, match="different shapes"):

@@ -20,12 +20,15 @@ def max_abs_diff(a: Any, b: Any) -> float:
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
 
 
-def _bucket(diff: float) -> str:
-    """Print a difference as its order of magnitude, so outputs are stable across CPUs."""
-    if diff == 0.0:
-        return "0"
+def _bucket(diff: float, floor: float) -> str:
+    """A difference as its order of magnitude, never finer than `floor`, so outputs are stable across CPUs.
+
+    Rounding noise (and an exact 0 on one machine, 1e-16 on another) all print as "< floor".
+    """
     if not math.isfinite(diff):
         return str(diff)
+    if diff < floor:
+        return f"< {floor:.0e}"
     return f"< 1e{math.floor(math.log10(diff)) + 1:+03d}"
 
 
@@ -33,6 +36,9 @@ def compare_frameworks(
     results: dict[str, Any], reference: str = "numpy", atol: float = 1e-5, label: str = ""
 ) -> dict[str, float]:
     """Print a table of max |Δ| against `results[reference]` and assert each is <= atol.
+
+    Each difference prints as an order of magnitude, floored at atol/10: "< 1e-06" for atol=1e-5
+    means "below a tenth of the tolerance", whatever the CPU's rounding.
 
     `results` maps a framework name to an array, a tensor, or a tuple of them (for example
     (output, weights)); tuples are compared element by element. Returns the differences.
@@ -52,7 +58,7 @@ def compare_frameworks(
             raise ValueError(f"{name} returned {len(parts)} results, {reference} returned {len(ref_parts)}")
         diffs[name] = max(max_abs_diff(p, r) for p, r in zip(parts, ref_parts))
         verdict = "ok" if diffs[name] <= atol else "TOO LARGE"
-        print(f"  {name:<12} {_bucket(diffs[name]):>8}  {verdict}")
+        print(f"  {name:<12} {_bucket(diffs[name], atol / 10):>8}  {verdict}")
     bad = {k: v for k, v in diffs.items() if not v <= atol}
     assert not bad, f"{title}differences above {atol:g}: {bad}"
     return diffs
