@@ -52,4 +52,11 @@ def test_target_checks_report_each_framework_only_when_both_records_exist():
     torch_only = [{"group": "kv_cache", "impl": "torch_no_cache", "seconds": 2.0},
                   {"group": "kv_cache", "impl": "torch_cache", "seconds": 0.1},
                   {"group": "kv_cache", "impl": "tf_cache", "seconds": 0.1}]
-    assert bench_ch08b.target_checks(torch_only) == ["KV cache speed-up: 20.0x (target >= 10) -> met"]
+    assert bench_ch08b.target_checks(torch_only) == ["KV cache speed-up: 20.0x at 512 tokens (target >= 10 at 512) -> met"]
+
+
+def test_kv_target_is_not_judged_on_a_quick_run():
+    quick = [{"group": "kv_cache", "impl": "torch_no_cache", "tokens": 256, "seconds": 0.5},
+             {"group": "kv_cache", "impl": "torch_cache", "tokens": 256, "seconds": 0.1}]
+    (line,) = bench_ch08b.target_checks(quick)
+    assert "5.0x at 256 tokens" in line and line.endswith("not judged: the target is at 512 tokens, this run made 256")

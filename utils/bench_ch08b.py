@@ -29,6 +29,7 @@ from utils.sparse_attention_torch import banded_attention
 
 KV_CONFIG = DecoderConfig(vocab=256, d_model=128, n_heads=8, n_kv_heads=8, n_layers=2, d_ff=512, max_len=1200)
 WINDOW = 256
+KV_TARGET_TOKENS = 512  # the issue's KV-cache target: >= 10x at 512 generated tokens
 
 
 def loglog_slope(ns: list[int], seconds: list[float], n_min: int = 2048) -> float:
@@ -119,11 +120,14 @@ def run_scaling(sizes: tuple[int, ...], full_sizes: tuple[int, ...], repeats: in
 def target_checks(records: list[dict]) -> list[str]:
     """Chapter 08b's targets, met or missed, as lines for the benchmark report."""
     lines = []
-    kv = {r["impl"]: r["seconds"] for r in records if r["group"] == "kv_cache"}
+    kv = {r["impl"]: r for r in records if r["group"] == "kv_cache"}
     for fw, label in (("torch", "KV cache speed-up"), ("tf", "TF (eager) KV cache speed-up, informational")):
         if {f"{fw}_cache", f"{fw}_no_cache"} <= kv.keys():
-            ratio = kv[f"{fw}_no_cache"] / kv[f"{fw}_cache"]
-            lines.append(f"{label}: {ratio:.1f}x (target >= 10) -> {'met' if ratio >= 10 else 'MISSED'}")
+            ratio = kv[f"{fw}_no_cache"]["seconds"] / kv[f"{fw}_cache"]["seconds"]
+            tokens = kv[f"{fw}_cache"].get("tokens", KV_TARGET_TOKENS)
+            verdict = ("met" if ratio >= 10 else "MISSED") if tokens == KV_TARGET_TOKENS else \
+                f"not judged: the target is at {KV_TARGET_TOKENS} tokens, this run made {tokens}"
+            lines.append(f"{label}: {ratio:.1f}x at {tokens} tokens (target >= 10 at {KV_TARGET_TOKENS}) -> {verdict}")
     gqa = [r for r in records if r["group"] == "gqa"]
     if gqa:
         full = max(r["cache_bytes"] for r in gqa)
@@ -143,7 +147,7 @@ def run(quick: bool) -> list[dict]:
     if quick:
         return (run_kv_cache(256, 1) + run_gqa(512, 16, 1)
                 + run_scaling((1024, 2048, 4096, 8192), (1024, 2048, 4096), 3))
-    return (run_kv_cache(512, 3) + run_gqa(1024, 64, 3)
+    return (run_kv_cache(KV_TARGET_TOKENS, 3) + run_gqa(1024, 64, 3)
             + run_scaling((1024, 2048, 4096, 8192, 16384), (1024, 2048, 4096, 8192, 16384), 5))
 
 
