@@ -2,7 +2,7 @@
 #   make lab      start JupyterLab on chapters/00_setup.ipynb (127.0.0.1, token auth on)
 #   make test     ruff + unit tests + every notebook under nbval
 #   make refresh  re-execute every notebook in place, fresh kernel, top to bottom
-#   make bench    attention benchmarks (not a test): python -m utils.bench
+#   make bench    attention benchmarks (not a test): python -m utils.bench.run
 #   make clean    remove .venv, caches and benchmark output
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -24,10 +24,10 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(PY) -m utils.lab
+	$(PY) -m tools.lab
 
 lint: $(STAMP)
-	$(PY) -m ruff check conftest.py utils tests chapters solutions
+	$(PY) -m ruff check conftest.py utils tools tests chapters solutions
 
 unit: $(STAMP)
 	$(PY) -m pytest tests
@@ -38,10 +38,10 @@ nbval: $(STAMP)
 test: lint unit nbval
 
 refresh: $(STAMP)
-	$(PY) -m utils.notebooks refresh $(NB)
+	$(PY) -m tools.notebooks refresh $(NB)
 
 bench: $(STAMP)
-	$(PY) -m utils.bench --json bench/results.json
+	$(PY) -m utils.bench.run --json bench/results.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache bench build *.egg-info

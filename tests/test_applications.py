@@ -1,4 +1,4 @@
-"""utils.applications and the chapter 06 data generators: tokens, vocab, scores, attention metrics."""
+"""utils.demos.applications and the chapter 06 data generators: tokens, vocab, scores, attention metrics."""
 
 import datetime as dt
 import random
@@ -6,7 +6,15 @@ import random
 import numpy as np
 import pytest
 
-from utils.applications import (
+from utils.datagen.applications import (
+    DATE_FORMATS,
+    MONTHS,
+    date_example,
+    iso_date,
+    qa_example,
+    report_example,
+)
+from utils.demos.applications import (
     BOS,
     EOS,
     PAD,
@@ -26,14 +34,6 @@ from utils.applications import (
     sentence_ids,
     supporting_fact_rate,
     tokenize,
-)
-from utils.datagen.applications import (
-    DATE_FORMATS,
-    MONTHS,
-    date_example,
-    iso_date,
-    qa_example,
-    report_example,
 )
 
 

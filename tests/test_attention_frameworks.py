@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from utils import attention_numpy as ref
-from utils.frameworks import import_tensorflow, to_numpy
+from utils.core import attention_numpy as ref
+from utils.core.frameworks import import_tensorflow, to_numpy
 
 tf = import_tensorflow()
 torch = pytest.importorskip("torch")
 
-from utils import attention_tf, attention_torch  # noqa: E402
+from utils.core import attention_tf, attention_torch  # noqa: E402
 
 FRAMEWORKS = {
     "tensorflow": (attention_tf, tf.constant),

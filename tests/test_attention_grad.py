@@ -1,17 +1,17 @@
-"""Unit tests for utils.attention_grad: the hand-written backward pass of attention."""
+"""Unit tests for utils.core.attention_grad_numpy: the hand-written backward pass of attention."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from utils.attention_grad import (
+from utils.core.attention_grad_numpy import (
     attention_backward,
     attention_gradient_check,
     numerical_gradient,
     softmax_backward,
 )
-from utils.attention_numpy import causal_mask, scaled_dot_product_attention, softmax
+from utils.core.attention_numpy import causal_mask, scaled_dot_product_attention, softmax
 
 
 def _qkv(seed=0, lead=(2,), n_q=4, n_k=5, d_k=3, d_v=2):

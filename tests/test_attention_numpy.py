@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from utils.attention_numpy import causal_mask, padding_mask, scaled_dot_product_attention, softmax
+from utils.core.attention_numpy import (
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+    softmax,
+)
 
 
 def test_softmax_rows_sum_to_one_and_match_definition():

@@ -12,11 +12,11 @@ import pytest
 matplotlib.use("Agg")
 
 from utils import set_seed  # noqa: E402
-from utils.compare import compare_frameworks, max_abs_diff  # noqa: E402
-from utils.display import expect_error  # noqa: E402
-from utils.environment import PackageStatus, read_pins  # noqa: E402
-from utils.frameworks import from_numpy, import_tensorflow, to_numpy  # noqa: E402
-from utils.plotting import plot_attention  # noqa: E402
+from utils.core.compare import compare_frameworks, max_abs_diff  # noqa: E402
+from utils.core.display import expect_error  # noqa: E402
+from utils.core.environment import PackageStatus, read_pins  # noqa: E402
+from utils.core.frameworks import from_numpy, import_tensorflow, to_numpy  # noqa: E402
+from utils.core.plotting import plot_attention  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,13 +40,13 @@ def test_set_seed_makes_every_generator_repeat():
 
 
 def test_importing_utils_does_not_import_frameworks():
-    code = "import sys, utils, utils.attention_numpy, utils.exercises; utils.exercises.load_all(); print('tensorflow' in sys.modules, 'torch' in sys.modules)"
+    code = "import sys, utils, utils.core.attention_numpy, utils.exercises; utils.exercises.load_all(); print('tensorflow' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
 
 
 def test_tensorflow_import_is_silent():
-    code = "from utils.frameworks import import_tensorflow; tf = import_tensorflow(); tf.constant(1.0) + 1"
+    code = "from utils.core.frameworks import import_tensorflow; tf = import_tensorflow(); tf.constant(1.0) + 1"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "oneDNN" not in result.stderr and "I0000" not in result.stderr, result.stderr
 

@@ -19,7 +19,7 @@ def test_reference_solves_and_stub_is_not_attempted(exercise_id):
 
 
 def test_05_1_split_heads_in_every_framework():
-    from utils.frameworks import import_tensorflow
+    from utils.core.frameworks import import_tensorflow
 
     tf = import_tensorflow()
 
@@ -114,7 +114,7 @@ def test_05_4_out_proj_not_transposed_gets_hint():
 def test_05_4_reference_really_loads_into_torch():
     import torch
 
-    from utils.multihead_numpy import init_mha_params, multi_head_attention
+    from utils.layers.multihead_numpy import init_mha_params, multi_head_attention
 
     p = init_mha_params(8, seed=0)
     w, b, wo, bo = get_exercise("05.4").reference(p)

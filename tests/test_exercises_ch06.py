@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from utils.applications import EOS
 from utils.datagen.applications import MONTHS
+from utils.demos.applications import EOS
 from utils.exercises import evaluate
 
 

@@ -56,7 +56,7 @@ def test_07_1_bool_output_gets_hint():
 
 def test_07_2_frameworks():
     torch = pytest.importorskip("torch")
-    from utils.frameworks import import_tensorflow
+    from utils.core.frameworks import import_tensorflow
 
     tf = import_tensorflow()
     assert evaluate("07.2", lambda x: tf.transpose(x, (0, 2, 1, 3)), "tensorflow").status == "solved"

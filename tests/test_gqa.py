@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.attention_numpy import causal_mask
-from utils.frameworks import import_tensorflow
-from utils.gqa_numpy import (
+from utils.core.attention_numpy import causal_mask
+from utils.core.frameworks import import_tensorflow
+from utils.efficient.gqa_numpy import (
     attention_param_count,
     gqa_forward,
     grouped_query_attention,
@@ -15,10 +15,10 @@ from utils.gqa_numpy import (
     kv_head_index,
     repeat_kv,
 )
-from utils.multihead_numpy import mha_param_count, multi_head_attention
+from utils.layers.multihead_numpy import mha_param_count, multi_head_attention
 
 tf = import_tensorflow()
-from utils import gqa_tf, gqa_torch  # noqa: E402
+from utils.efficient import gqa_tf, gqa_torch  # noqa: E402
 
 
 def _qkv(h=8, g=2, n=5, m=7, d=4, seed=0):

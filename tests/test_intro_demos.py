@@ -1,12 +1,12 @@
-"""Unit tests for utils.intro_demos (chapters 01 and 02)."""
+"""Unit tests for utils.demos.intro_demos (chapters 01 and 02)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from utils.attention_numpy import softmax
-from utils.intro_demos import (
+from utils.core.attention_numpy import softmax
+from utils.demos.intro_demos import (
     attention_readout,
     gaussian_kernel,
     gaussian_kernel_scores,

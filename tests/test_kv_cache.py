@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from utils import kv_cache_torch as kt
-from utils.kv_cache import (
+from utils.efficient import kv_cache_torch as kt
+from utils.efficient.kv_cache_numpy import (
     DecoderConfig,
     KVCache,
     decode_step,

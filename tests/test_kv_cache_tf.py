@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from utils import kv_cache_tf as kt
-from utils.frameworks import import_tensorflow
-from utils.kv_cache import (
+from utils.core.frameworks import import_tensorflow
+from utils.efficient import kv_cache_tf as kt
+from utils.efficient.kv_cache_numpy import (
     DecoderConfig,
     KVCache,
     decode_step,

@@ -11,7 +11,7 @@ import urllib.request
 import psutil
 import pytest
 
-from utils.lab import ROOT, lab_command, server_env
+from tools.lab import ROOT, lab_command, server_env
 
 TOKEN = "course-test-token-0123456789"
 

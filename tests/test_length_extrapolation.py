@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from utils.bench_ch08b import loglog_slope
-from utils.length_extrapolation import (
+from utils.bench.long_context import loglog_slope
+from utils.efficient.length_extrapolation_torch import (
     TaskConfig,
     TinyAttentionModel,
     accuracy,

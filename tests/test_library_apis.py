@@ -4,9 +4,9 @@
 import numpy as np
 import pytest
 
-from utils.attention_numpy import causal_mask, padding_mask, scaled_dot_product_attention
-from utils.frameworks import import_tensorflow, to_numpy
-from utils.library_apis import (
+from utils.core.attention_numpy import causal_mask, padding_mask, scaled_dot_product_attention
+from utils.core.frameworks import import_tensorflow, to_numpy
+from utils.layers.library_apis import (
     future_leaks,
     sdpa_backend,
     swap_heads_and_seq,
@@ -17,8 +17,8 @@ from utils.library_apis import (
     to_torch_mha_mask,
     torch_op_table,
 )
-from utils.library_layers import make_keras_mha, make_torch_mha
-from utils.multihead_numpy import init_mha_params, multi_head_attention
+from utils.layers.library_layers import make_keras_mha, make_torch_mha
+from utils.layers.multihead_numpy import init_mha_params, multi_head_attention
 
 tf = import_tensorflow()
 torch = pytest.importorskip("torch")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from utils.attention_numpy import causal_mask, scaled_dot_product_attention
-from utils.frameworks import import_tensorflow
-from utils.linear_attention import (
+from utils.core.attention_numpy import causal_mask, scaled_dot_product_attention
+from utils.core.frameworks import import_tensorflow
+from utils.efficient.linear_attention_numpy import (
     causal_linear_attention,
     causal_linear_attention_chunked,
     causal_linear_attention_recurrent,
@@ -17,8 +17,8 @@ from utils.linear_attention import (
 )
 
 tf = import_tensorflow()
-from utils import linear_attention_tf as lat  # noqa: E402
-from utils import linear_attention_torch as lap  # noqa: E402
+from utils.efficient import linear_attention_tf as lat  # noqa: E402
+from utils.efficient import linear_attention_torch as lap  # noqa: E402
 
 
 def _data(n=13, d=4, seed=0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from utils import measure
+from utils.bench import measure
 
 
 def test_attention_flops_counts_two_matmuls_and_halves_for_causal():

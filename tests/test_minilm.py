@@ -8,8 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from utils import minilm_numpy
-from utils.minilm import (
+from utils.demos.minilm_heads import head_scores, pattern_targets, top_heads, uniform_baseline
+from utils.models import minilm_numpy
+from utils.models.minilm_weights import (
     OFFICIAL_SHA256,
     ModelFileError,
     load_config,
@@ -22,7 +23,6 @@ from utils.minilm import (
     weight_role,
     weight_table,
 )
-from utils.minilm_heads import head_scores, pattern_targets, top_heads, uniform_baseline
 
 SENTENCES = [
     "Hello world.",
@@ -121,7 +121,7 @@ def test_tokenizer_pads_to_the_longest_sentence_and_truncates(model):
 
 
 def test_numpy_forward_equals_sentence_transformers(model, batch, numpy_result):
-    from utils.minilm import load_sentence_transformer
+    from utils.models.minilm_weights import load_sentence_transformer
 
     reference = load_sentence_transformer().encode(SENTENCES, convert_to_numpy=True)
     embeddings, attentions = numpy_result
@@ -130,8 +130,8 @@ def test_numpy_forward_equals_sentence_transformers(model, batch, numpy_result):
 
 
 def test_tensorflow_and_torch_equal_numpy(model, batch, numpy_result):
-    from utils import minilm_tf, minilm_torch
-    from utils.frameworks import to_numpy
+    from utils.core.frameworks import to_numpy
+    from utils.models import minilm_tf, minilm_torch
 
     embeddings, attentions = numpy_result
     for module in (minilm_tf, minilm_torch):

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from utils.attention_numpy import causal_mask, scaled_dot_product_attention
-from utils.frameworks import import_tensorflow
-from utils.library_apis import to_keras_mask, to_torch_mha_mask
-from utils.library_layers import (
+from utils.core.attention_numpy import causal_mask, scaled_dot_product_attention
+from utils.core.frameworks import import_tensorflow
+from utils.layers.library_apis import to_keras_mask, to_torch_mha_mask
+from utils.layers.library_layers import (
     keras_mha_weights,
     make_keras_mha,
     make_torch_mha,
     torch_mha_state,
 )
-from utils.multihead_numpy import (
+from utils.layers.multihead_numpy import (
     attention_dropout,
     init_mha_params,
     merge_heads,
@@ -23,7 +23,7 @@ from utils.multihead_numpy import (
 )
 
 tf = import_tensorflow()
-from utils import multihead_tf, multihead_torch  # noqa: E402
+from utils.layers import multihead_tf, multihead_torch  # noqa: E402
 
 D, H = 16, 4
 

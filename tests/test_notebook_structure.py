@@ -110,7 +110,7 @@ def _stub_namespace(source):
 
         ns["torch"] = torch
     if "tf." in source:
-        from utils.frameworks import import_tensorflow
+        from utils.core.frameworks import import_tensorflow
 
         ns["tf"] = import_tensorflow()
     return ns

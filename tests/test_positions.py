@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from utils.frameworks import import_tensorflow
-from utils.positions import (
+from utils.core.frameworks import import_tensorflow
+from utils.efficient.positions_numpy import (
     alibi_bias,
     alibi_slopes,
     apply_rope,
@@ -14,7 +14,7 @@ from utils.positions import (
 )
 
 tf = import_tensorflow()
-from utils import positions_tf, positions_torch  # noqa: E402
+from utils.efficient import positions_tf, positions_torch  # noqa: E402
 
 
 def test_sinusoidal_known_values():

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from utils.attention_numpy import scaled_dot_product_attention
-from utils.kv_cache import rolling_buffer_attention
-from utils.sparse_attention import (
+from utils.core.attention_numpy import scaled_dot_product_attention
+from utils.efficient.kv_cache_numpy import rolling_buffer_attention
+from utils.efficient.sparse_attention_numpy import (
     banded_attention,
     banded_score_count,
     block_sparse_mask,
     sliding_window_mask,
 )
-from utils.sparse_attention_torch import banded_attention as banded_attention_torch
+from utils.efficient.sparse_attention_torch import banded_attention as banded_attention_torch
 
 
 def test_sliding_window_mask():

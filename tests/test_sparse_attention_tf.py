@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from utils.attention_numpy import scaled_dot_product_attention
-from utils.frameworks import import_tensorflow
-from utils.sparse_attention import banded_attention, sliding_window_mask
-from utils.sparse_attention_tf import banded_attention as banded_attention_tf
+from utils.core.attention_numpy import scaled_dot_product_attention
+from utils.core.frameworks import import_tensorflow
+from utils.efficient.sparse_attention_numpy import banded_attention, sliding_window_mask
+from utils.efficient.sparse_attention_tf import banded_attention as banded_attention_tf
 
 tf = import_tensorflow()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from utils.attention_numpy import scaled_dot_product_attention, softmax
-from utils.frameworks import to_numpy
-from utils.tiled_numpy import FULL, PARTIAL, SKIPPED, causal_block_schedule
+from utils.core.attention_numpy import scaled_dot_product_attention, softmax
+from utils.core.frameworks import to_numpy
+from utils.efficient.tiled_numpy import FULL, PARTIAL, SKIPPED, causal_block_schedule
 
 FRAMEWORKS = ["numpy", "torch", "tensorflow"]
 ATOL = 2e-5
@@ -15,16 +15,16 @@ ATOL = 2e-5
 
 def _module(framework: str):
     if framework == "numpy":
-        import utils.tiled_numpy as mod
+        import utils.efficient.tiled_numpy as mod
     elif framework == "torch":
-        import utils.tiled_torch as mod
+        import utils.efficient.tiled_torch as mod
     else:
-        import utils.tiled_tf as mod
+        import utils.efficient.tiled_tf as mod
     return mod
 
 
 def _convert(x, framework):
-    from utils.frameworks import from_numpy
+    from utils.core.frameworks import from_numpy
 
     return x if x is None else from_numpy(x, framework)
 
@@ -154,7 +154,7 @@ def test_online_softmax_update_running_statistics(framework):
 
 
 def test_numpy_threads_give_identical_results():
-    from utils.tiled_numpy import flash_attention
+    from utils.efficient.tiled_numpy import flash_attention
 
     q, k, v = _inputs(9, (2, 2, 50, 8))
     one = flash_attention(q, k, v, causal=True, block_q=8, block_k=8, n_threads=1)

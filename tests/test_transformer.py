@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from utils.core.frameworks import import_tensorflow
 from utils.data import load_arrays
 from utils.datagen.seq_tasks import (
     BOS,
@@ -14,8 +15,7 @@ from utils.datagen.seq_tasks import (
     seq_task_arrays,
     tokens_to_text,
 )
-from utils.frameworks import import_tensorflow
-from utils.transformer_common import (
+from utils.models.transformer_numpy import (
     TransformerConfig,
     exact_match,
     init_transformer_params,
@@ -25,7 +25,7 @@ from utils.transformer_common import (
 )
 
 tf = import_tensorflow()
-from utils import transformer_tf, transformer_torch  # noqa: E402
+from utils.models import transformer_tf, transformer_torch  # noqa: E402
 
 CFG = TransformerConfig(src_vocab=13, tgt_vocab=13, d_model=16, n_heads=4, d_ff=32, n_enc_layers=2,
                         n_dec_layers=2, max_len=12)

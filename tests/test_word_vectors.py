@@ -1,4 +1,4 @@
-"""Unit tests for utils.word_vectors: counts, PPMI, SVD vectors that carry meaning."""
+"""Unit tests for utils.demos.word_vectors: counts, PPMI, SVD vectors that carry meaning."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from utils.data import load_text
-from utils.word_vectors import (
+from utils.demos.word_vectors import (
     WordVectors,
     build_vocabulary,
     cooccurrence_counts,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.attention_numpy import softmax
+from utils.core.attention_numpy import softmax
 from utils.exercises.core import Case, Exercise, Mistake, register
 
 

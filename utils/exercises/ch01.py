@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.attention_numpy import scaled_dot_product_attention
+from utils.core.attention_numpy import scaled_dot_product_attention
 from utils.exercises.core import Case, Exercise, Mistake, register
 
 # ---------------------------------------------------------------- 01.1 masked mean pooling

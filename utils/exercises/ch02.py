@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.attention_numpy import causal_mask, softmax
+from utils.core.attention_numpy import causal_mask, softmax
 from utils.exercises.core import Case, Exercise, Mistake, register
 
 # ---------------------------------------------------------------- 02.1 kernel-regression weights

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.attention_grad import attention_backward, softmax_backward
-from utils.attention_numpy import softmax
+from utils.core.attention_grad_numpy import attention_backward, softmax_backward
+from utils.core.attention_numpy import softmax
 from utils.exercises.core import Case, Exercise, Mistake, register
 
 

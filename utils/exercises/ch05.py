@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from utils.exercises.core import Case, Exercise, Mistake, register
-from utils.library_layers import torch_mha_state
-from utils.multihead_numpy import init_mha_params, merge_heads, mha_param_count, split_heads
+from utils.layers.library_layers import torch_mha_state
+from utils.layers.multihead_numpy import init_mha_params, merge_heads, mha_param_count, split_heads
 
 FRAMEWORKS = ("numpy", "tensorflow", "torch")
 

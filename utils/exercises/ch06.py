@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.applications import EOS, PAD, attended_sentence, exact_match_ids
 from utils.datagen.applications import MONTHS
+from utils.demos.applications import EOS, PAD, attended_sentence, exact_match_ids
 from utils.exercises.core import Case, Exercise, Mistake, register
 
 # ---------------------------------------------------------------- 06.1 the ISO 8601 target

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.attention_numpy import causal_mask
+from utils.core.attention_numpy import causal_mask
+from utils.core.frameworks import to_numpy
 from utils.exercises.core import Case, Exercise, Mistake, register
-from utils.frameworks import to_numpy
-from utils.library_apis import swap_heads_and_seq, to_additive_mask
+from utils.layers.library_apis import swap_heads_and_seq, to_additive_mask
 
 # ---------------------------------------------------------------- 07.1 an additive mask for SDPA
 

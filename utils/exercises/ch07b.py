@@ -6,10 +6,10 @@ import re
 
 import numpy as np
 
-from utils.attention_numpy import softmax
+from utils.core.attention_numpy import softmax
+from utils.demos.minilm_heads import head_scores, pattern_targets
 from utils.exercises.core import Case, Exercise, Mistake, register
-from utils.minilm import PAD_ID, weight_role
-from utils.minilm_heads import head_scores, pattern_targets
+from utils.models.minilm_weights import PAD_ID, weight_role
 
 # ---------------------------------------------------------------- 07b.1 weight name -> layer
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from utils.efficient.tiled_numpy import SKIPPED, causal_block_schedule, online_softmax_update
 from utils.exercises.core import Case, Exercise, Mistake, register
-from utils.tiled_numpy import SKIPPED, causal_block_schedule, online_softmax_update
 
 # ---------------------------------------------------------------- 08a.1 attention FLOPs
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.attention_numpy import scaled_dot_product_attention
+from utils.core.attention_numpy import scaled_dot_product_attention
+from utils.efficient.gqa_numpy import kv_head_index
+from utils.efficient.positions_numpy import apply_rope
 from utils.exercises.core import Case, Exercise, Mistake, register
-from utils.gqa_numpy import kv_head_index
-from utils.positions import apply_rope
 
 # ---------------------------------------------------------------- 08b.1 KV-cache decode step
 

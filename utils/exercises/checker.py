@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from utils.core.frameworks import from_numpy
 from utils.exercises.core import (
     Case,
     Exercise,
@@ -16,7 +17,6 @@ from utils.exercises.core import (
     get_exercise,
     outputs_equal,
 )
-from utils.frameworks import from_numpy
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from utils.frameworks import to_numpy
+from utils.core.frameworks import to_numpy
 
 
 @dataclass
