@@ -44,7 +44,8 @@ class ShownCell:
     source: str
 
     def where(self) -> str:
-        return f"{self.notebook.relative_to(ROOT)} cell {self.index} ({self.path} · {', '.join(self.names)})"
+        shown = self.notebook.relative_to(ROOT) if self.notebook.is_relative_to(ROOT) else self.notebook.name
+        return f"{shown} cell {self.index} ({self.path} · {', '.join(self.names)})"
 
 
 def definition_source(path: str, name: str) -> str:

@@ -10,11 +10,11 @@ import numpy as np
 
 
 def setup_notebook(precision: int = 4) -> None:
-    """Rounded NumPy printing and small, deterministic figures for stored outputs."""
+    """Rounded NumPy printing, and deterministic figures at 110 dpi (readable on a laptop and HiDPI)."""
     np.set_printoptions(precision=precision, suppress=True, linewidth=100)
     mpl.rcParams.update({
-        "figure.dpi": 72,
-        "savefig.dpi": 72,
+        "figure.dpi": 110,
+        "savefig.dpi": 110,
         "figure.max_open_warning": 0,
         "axes.grid": False,
         "font.size": 9,

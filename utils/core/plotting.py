@@ -64,7 +64,7 @@ def plot_attention(
         if annotate:
             for i in range(n_q):
                 for j in range(n_k):
-                    ax.text(j, i, f"{w[h, i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    ax.text(j, i, f"{w[h, i, j]:.2f}", ha="center", va="center", fontsize=8,
                             color="white" if w[h, i, j] < 0.6 * vmax else "black")
     fig.suptitle(title)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="weight")

@@ -1,0 +1,166 @@
+"""The code is on the page: shown cells equal the package, and no exercise's answer shows early.
+
+- Every cell that starts with `# source: utils/... · names` holds exactly those definitions
+  of the package (tools/sync_cells.py); `make sync` rewrites them.
+- REQUIRED lists, per chapter, the algorithms that chapter must show.
+- No function exercise's answer is importable or defined before the exercise: neither by name
+  (the stub's name, the reference's name) nor by behaviour (an imported package function that
+  the checker would accept as a solution).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import io
+import json
+import signal
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from tools import sync_cells
+from utils.exercises import evaluate, load_all
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+# chapter file prefix -> (package file, definition) pairs that the chapter must show in full.
+REQUIRED: dict[str, list[tuple[str, str]]] = {}
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def test_shown_cells_match_the_package():
+    problems = sync_cells.stale()
+    assert not problems, "shown cells differ from the package:\n" + "\n".join(problems)
+
+
+def test_a_changed_line_in_a_shown_cell_is_reported(tmp_path):
+    good = sync_cells.expected_cell("utils/core/attention_numpy.py", ["softmax"])
+    bad = good.replace("axis", "axes", 1)
+    assert bad != good
+    nb = {"cells": [{"cell_type": "code", "source": good.splitlines(True), "metadata": {}, "outputs": [],
+                     "execution_count": None},
+                    {"cell_type": "code", "source": bad.splitlines(True), "metadata": {}, "outputs": [],
+                     "execution_count": None}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "shown.ipynb"
+    path.write_text(json.dumps(nb))
+    problems = sync_cells.stale([path])
+    assert len(problems) == 1 and "cell 1" in problems[0] and "softmax" in problems[0]
+    assert sync_cells.sync([path]) == [path] and sync_cells.stale([path]) == []
+
+
+def test_a_source_line_naming_nothing_is_reported():
+    with pytest.raises(sync_cells.SyncError, match="no top-level def or class named 'no_such_thing'"):
+        sync_cells.expected_cell("utils/core/attention_numpy.py", ["no_such_thing"])
+    with pytest.raises(sync_cells.SyncError, match="does not exist"):
+        sync_cells.expected_cell("utils/core/nope.py", ["softmax"])
+
+
+@pytest.mark.parametrize("prefix", sorted(REQUIRED))
+def test_required_algorithms_are_on_the_page(prefix):
+    (chapter,) = [c for c in CHAPTERS if c.name.startswith(prefix + "_")]
+    shown = {(c.path, n) for c in sync_cells.shown_cells([chapter]) for n in c.names}
+    missing = [f"{p} · {n}" for p, n in REQUIRED[prefix] if (p, n) not in shown]
+    assert not missing, f"{chapter.name} must show in full (a `# source:` cell): {missing}"
+
+
+# ---------------------------------------------------------------- answers not visible early
+
+
+def _bound_names(source: str) -> dict[str, str | None]:
+    """Names a cell binds at top level -> the module they are imported from (None if defined)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: ignore the cell
+        return {}
+    names: dict[str, str | None] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}:{alias.name}"
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names[node.name] = None
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names[target.id] = None
+    return names
+
+
+def _function_exercises(chapter: Path):
+    """(exercise id, index of the stub cell, stub name) for each function exercise's check."""
+    registry = load_all()
+    cells = _cells(chapter)
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        tree = ast.parse("".join(cell["source"]))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check" and len(node.args) >= 2
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[1], ast.Name)):
+                ex = registry[node.args[0].value]
+                if ex.kind != "function":
+                    continue
+                stub = max(j for j in range(i) if node.args[1].id in _bound_names("".join(cells[j]["source"])))
+                yield ex, stub, node.args[1].id
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _solves(exercise_id: str, fn) -> bool:
+    def _alarm(*_):
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(5)
+    try:
+        with redirect_stdout(io.StringIO()):
+            return evaluate(exercise_id, fn).solved
+    except Exception:  # noqa: BLE001  (a candidate that cannot even run is not a solution)
+        return False
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _arity_fits(fn, reference) -> bool:
+    try:
+        want = [p for p in inspect.signature(reference).parameters.values() if p.default is p.empty]
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    required = [p for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    var = any(p.kind is p.VAR_POSITIONAL for p in params)
+    return len(required) <= len(want) and (var or len(positional) >= len(want))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)
+def test_no_answer_is_visible_before_its_exercise(chapter):
+    cells = _cells(chapter)
+    problems = []
+    for ex, stub, stub_name in _function_exercises(chapter):
+        before: dict[str, str | None] = {}
+        for cell in cells[:stub]:
+            if cell["cell_type"] == "code":
+                before.update(_bound_names("".join(cell["source"])))
+        ref_name = getattr(ex.reference, "__name__", "").lstrip("_")
+        for name in {stub_name, ref_name} & set(before):
+            problems.append(f"{ex.id}: `{name}` is {'imported' if before[name] else 'defined'} before the exercise")
+        for name, origin in before.items():
+            if not origin or not origin.startswith("utils.") or origin.startswith("utils.exercises"):
+                continue
+            module, attr = origin.split(":")
+            fn = getattr(importlib.import_module(module), attr, None)
+            if inspect.isfunction(fn) and _arity_fits(fn, ex.reference) and _solves(ex.id, fn):
+                problems.append(f"{ex.id}: `{name}` (from {module}), imported before the exercise, solves it")
+    assert not problems, f"{chapter.name}:\n" + "\n".join(problems)
