@@ -2,6 +2,7 @@
 #   make lab      start JupyterLab on chapters/00_setup.ipynb (127.0.0.1, token auth on)
 #   make test     ruff + unit tests + every notebook under nbval
 #   make refresh  re-execute every notebook in place, fresh kernel, top to bottom
+#   make sync     rewrite the code cells marked '# source: utils/...' from the package
 #   make bench    attention benchmarks (not a test): python -m utils.bench.run
 #   make clean    remove .venv, caches and benchmark output
 
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb solutions/*.ipynb))
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: lab test lint unit nbval refresh bench clean venv
+.PHONY: lab test lint unit nbval refresh sync bench clean venv
 
 venv: $(STAMP)
 
@@ -39,6 +40,9 @@ test: lint unit nbval
 
 refresh: $(STAMP)
 	$(PY) -m tools.notebooks refresh $(NB)
+
+sync: $(STAMP)
+	$(PY) -m tools.sync_cells
 
 bench: $(STAMP)
 	$(PY) -m utils.bench.run --json bench/results.json
