@@ -35,6 +35,7 @@ class Mistake:
 
     hint: str
     answer: Any  # a function for function exercises, a value for value exercises
+    hint_zh: str | None = None  # the hint in Chinese, shown by the Chinese edition
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Exercise:
     atol: float = 1e-6
     frameworks: tuple[str, ...] = ("numpy",)
     compare: Callable[[Any, Any], bool] | None = None  # custom equality, (got, expected)
+    title_zh: str | None = None  # the title in Chinese, shown by the Chinese edition
 
 
 REGISTRY: dict[str, Exercise] = {}
