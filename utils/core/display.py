@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import matplotlib as mpl
 import numpy as np
 
+from utils.core.fonts import use_cjk_fallback
+
 
 def setup_notebook(precision: int = 4) -> None:
     """Rounded NumPy printing, and deterministic figures at 110 dpi (readable on a laptop and HiDPI)."""
@@ -20,6 +22,7 @@ def setup_notebook(precision: int = 4) -> None:
         "font.size": 9,
         "svg.hashsalt": "attention-course",
     })
+    use_cjk_fallback()  # Chinese labels (poems, the Chinese edition) render as glyphs, not boxes
     try:  # inside IPython: close figures after display so memory stays flat
         from IPython import get_ipython
 
