@@ -3,6 +3,8 @@
 #   make test     ruff + unit tests + every notebook under nbval
 #   make refresh  re-execute every notebook in place, fresh kernel, top to bottom
 #   make sync     rewrite the code cells marked '# source: utils/...' from the package
+#   make zh       regenerate the Chinese edition (chapters/zh, solutions/zh) and re-run what changed
+#   make test-zh  every Chinese notebook under nbval
 #   make bench    attention benchmarks (not a test): python -m utils.bench.run
 #   make clean    remove .venv, caches and benchmark output
 
@@ -13,7 +15,7 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb solutions/*.ipynb))
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: lab test lint unit nbval refresh sync bench clean venv
+.PHONY: lab test lint unit nbval refresh sync zh test-zh bench clean venv
 
 venv: $(STAMP)
 
@@ -34,7 +36,14 @@ unit: $(STAMP)
 	$(PY) -m pytest tests
 
 nbval: $(STAMP)
-	$(PY) -m pytest $(NBVAL) chapters solutions
+	$(PY) -m pytest $(NBVAL) chapters solutions --ignore=chapters/zh --ignore=solutions/zh
+
+# The Chinese edition (中文版): generated from the English notebooks and i18n/zh/ (tools/zh_edition.py).
+zh: $(STAMP)
+	$(PY) -m tools.zh_edition make
+
+test-zh: $(STAMP)
+	$(PY) -m pytest $(NBVAL) chapters/zh solutions/zh
 
 test: lint unit nbval
 
