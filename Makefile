@@ -27,7 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(PY) -m tools.lab
+	$(PY) -m tools.lab $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check conftest.py utils tools tests chapters solutions

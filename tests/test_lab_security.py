@@ -1,9 +1,14 @@
-"""The server `make lab` starts refuses requests without the token and listens on 127.0.0.1 only."""
+"""The server `make lab` starts prints a URL that logs in, refuses requests without the token and
+listens on 127.0.0.1 only."""
 
 import json
 import os
+import re
+import selectors
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -11,7 +16,7 @@ import urllib.request
 import psutil
 import pytest
 
-from tools.lab import ROOT, lab_command, server_env
+from tools.lab import ROOT, lab_command, lab_url, server_env
 
 TOKEN = "course-test-token-0123456789"
 
@@ -33,43 +38,66 @@ def _get(url: str, token: str | None = None) -> int:
         return err.code
 
 
+def _read_login_url(proc: subprocess.Popen, timeout: float) -> str | None:
+    """The login URL that `python -m tools.lab` prints on stdout once the server answers."""
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if selector.select(timeout=0.5):
+            line = proc.stdout.readline()
+            found = re.search(r"http://127\.0\.0\.1:\d+/lab/\S+", line)
+            if found:
+                return found.group(0)
+    return None
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """`make lab`'s own entry point, `python -m tools.lab`, on a free port without a browser."""
     port = _free_port()
-    env = server_env({**os.environ, "JUPYTER_TOKEN": TOKEN,
-                      "JUPYTER_CONFIG_DIR": str(tmp_path_factory.mktemp("jupyter_config")),
-                      "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("jupyter_runtime"))})
-    proc = subprocess.Popen(lab_command(port=port, open_browser=False), cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if _get(f"{base}/api/status", TOKEN) == 200:
-                break
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        assert proc.poll() is None, "jupyter lab exited during start-up"
-        time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("jupyter lab did not answer within 90 s")
-    yield proc, port, base
-    proc.terminate()
+    env = {**os.environ, "JUPYTER_TOKEN": TOKEN,
+           "JUPYTER_CONFIG_DIR": str(tmp_path_factory.mktemp("jupyter_config")),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("jupyter_runtime"))}
+    proc = subprocess.Popen([sys.executable, "-m", "tools.lab", "--port", str(port), "--no-browser"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, start_new_session=True)
+    url = _read_login_url(proc, timeout=90)
+    if url is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("`python -m tools.lab` printed no login URL within 90 s")
+    yield proc, port, f"http://127.0.0.1:{port}", url
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_printed_url_carries_the_real_token_and_logs_in(server):
+    _, port, base, url = server
+    assert url == lab_url(port, TOKEN), url
+    assert "..." not in url
+    with urllib.request.urlopen(url, timeout=10) as response:  # the page a learner opens
+        assert response.status == 200
+        assert "/login" not in response.url, response.url
+    token = url.split("token=", 1)[1]
+    assert _get(f"{base}/api/contents", token=token) == 200
+
+
+def test_lab_url_refuses_an_empty_token():
+    with pytest.raises(ValueError, match="token"):
+        lab_url(8888, "")
 
 
 def test_request_without_token_is_refused(server):
-    _, _, base = server
+    _, _, base, _ = server
     assert _get(f"{base}/api/contents") == 403
     assert _get(f"{base}/api/contents", token="wrong-token") == 403
 
 
 def test_request_with_token_succeeds(server):
-    _, _, base = server
+    _, _, base, _ = server
     assert _get(f"{base}/api/contents", token=TOKEN) == 200
     with urllib.request.urlopen(f"{base}/api/contents/chapters?token={TOKEN}", timeout=5) as response:
         names = {item["name"] for item in json.load(response)["content"]}
@@ -77,8 +105,9 @@ def test_request_with_token_succeeds(server):
 
 
 def test_listens_on_loopback_only(server):
-    proc, port, _ = server
-    listening = [c for c in psutil.Process(proc.pid).net_connections(kind="inet")
+    proc, port, _, _ = server
+    family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    listening = [c for p in family for c in p.net_connections(kind="inet")
                  if c.status == psutil.CONN_LISTEN]
     assert listening, "the server has no listening socket"
     assert {c.laddr.ip for c in listening} <= {"127.0.0.1"}, listening
