@@ -17,6 +17,8 @@ Updating a translation after an English edit (three steps):
 
     python -m tools.zh_edition status    # missing or stale translations; exit 1 if any
     python -m tools.zh_edition prepare   # add/refresh catalogue entries to translate ("zh": null)
+    python -m tools.zh_edition export NB OUT.md   # the cells still to translate, as one Markdown file
+    python -m tools.zh_edition import NB OUT.md   # read them back once translated
     python -m tools.zh_edition build     # write chapters/zh and solutions/zh (sources only)
     python -m tools.zh_edition make      # build, then re-execute the notebooks that changed (`make zh`)
 """
@@ -180,6 +182,41 @@ def build(notebooks: list[Path] | None = None) -> list[Path]:
     return written
 
 
+MARK = re.compile(r"^<!-- cell (?P<id>[\w-]+) -->$", re.MULTILINE)
+
+
+def export(english: Path, out: Path) -> int:
+    """Write the cells still to translate as one Markdown file: a `<!-- cell ID -->` line, then the English."""
+    prepare([english])
+    todo = {k: v for k, v in load_catalogue(english).items() if not v.get("zh")}
+    out.write_text("".join(f"<!-- cell {k} -->\n{v['en'].rstrip()}\n\n" for k, v in todo.items()), encoding="utf-8")
+    return len(todo)
+
+
+def import_translations(english: Path, translated: Path) -> int:
+    """Read a file in `export`'s form whose English was replaced by Chinese; fill the catalogue."""
+    prepare([english])
+    data = _read(catalogue_path(english))
+    text = translated.read_text(encoding="utf-8")
+    marks = list(MARK.finditer(text))
+    for m, nxt in zip(marks, [*marks[1:], None]):
+        body = text[m.end():nxt.start() if nxt else len(text)].strip("\n")
+        if m["id"] not in data["cells"]:
+            raise ValueError(f"{translated}: cell {m['id']} is not a markdown cell of {english.name}")
+        data["cells"][m["id"]]["zh"] = body
+        data["cells"][m["id"]].pop("zh_old", None)
+        data["cells"][m["id"]].pop("en_old", None)
+    _write_json(catalogue_path(english), data)
+    return len(marks)
+
+
+def unexecuted() -> list[Path]:
+    """Chinese notebooks with a code cell that has not been run."""
+    return [zh_path(e) for e in english_notebooks() if zh_path(e).exists()
+            and any(c["cell_type"] == "code" and c["execution_count"] is None and "".join(c["source"]).strip()
+                    for c in _read(zh_path(e))["cells"])]
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "status"
     if command == "status":
@@ -189,14 +226,20 @@ def main(argv: list[str]) -> int:
     if command == "prepare":
         print(f"{prepare()} catalogue entries to translate (\"zh\": null) in {CATALOGUE.relative_to(ROOT)}")
         return 0
-    if command in ("build", "make"):
-        written = build()
+    if command == "export":  # export NOTEBOOK OUT.md
+        print(f"{export(Path(argv[1]).resolve(), Path(argv[2]))} cells to translate in {argv[2]}")
+        return 0
+    if command == "import":  # import NOTEBOOK TRANSLATED.md
+        print(f"{import_translations(Path(argv[1]).resolve(), Path(argv[2]))} cells translated")
+        return 0
+    if command in ("build", "make"):  # optionally only the English notebooks named
+        written = build([Path(a).resolve() for a in argv[1:]] or None)
         for path in written:
             print(f"wrote {path.relative_to(ROOT)}", flush=True)
-        if command == "make":  # build, then re-run what changed so its outputs are current
+        if command == "make":  # build, then re-run what changed or never ran, so outputs are current
             from tools.notebooks import refresh
 
-            for path in written:
+            for path in sorted(set(written) | set(unexecuted())):
                 print(f"{refresh(path):6.1f} s  {path.relative_to(ROOT)}", flush=True)
         return 0
     print(__doc__)
