@@ -17,11 +17,14 @@ from utils.datagen.seq_tasks import (
 )
 from utils.models.transformer_numpy import (
     TransformerConfig,
+    attention_maps,
+    embed_tokens,
     exact_match,
+    greedy_decode,
     init_transformer_params,
     mask_after_eos,
-    sinusoidal_positional_encoding,
-    transformer_logits_numpy,
+    masked_cross_entropy,
+    transformer_logits,
 )
 
 tf = import_tensorflow()
@@ -44,18 +47,17 @@ def _logits(model, src, tgt_in):
     return model(src, tgt_in, training=False).numpy()
 
 
-def test_positional_encoding_formula():
-    pe = sinusoidal_positional_encoding(10, 8)
-    assert pe.shape == (10, 8) and pe.dtype == np.float32
-    np.testing.assert_allclose(pe[3, 2], np.sin(3 / 10000 ** (2 / 8)), rtol=1e-6)
-    np.testing.assert_allclose(pe[3, 5], np.cos(3 / 10000 ** (4 / 8)), rtol=1e-6)
-    with pytest.raises(ValueError):
-        sinusoidal_positional_encoding(10, 7)
+def test_embedding_adds_the_course_sinusoidal_table():
+    table = np.random.default_rng(0).normal(size=(13, 8)).astype(np.float32)
+    tokens = np.array([[3, 4, 0]])
+    pe = embed_tokens(table, tokens) - table[tokens] * np.sqrt(8)  # what is added: the positions
+    np.testing.assert_allclose(pe[0, 2, 2], np.sin(2 / 10000 ** (2 / 8)), rtol=1e-5)
+    np.testing.assert_allclose(pe[0, 1, 5], np.cos(1 / 10000 ** (4 / 8)), rtol=1e-5)
 
 
 def test_numpy_tf_torch_forward_equal(batch):
     src, tgt_in, _ = batch
-    ref = transformer_logits_numpy(init_transformer_params(CFG, seed=4), CFG, src, tgt_in)
+    ref = transformer_logits(init_transformer_params(CFG, seed=4), CFG, src, tgt_in)
     assert ref.shape == (8, 9, 13)
     for mod in (transformer_tf, transformer_torch):
         assert np.abs(_logits(mod.Seq2SeqTransformer(CFG, seed=4), src, tgt_in) - ref).max() <= 1e-4
@@ -86,7 +88,7 @@ def test_decoder_is_causal_and_padding_is_ignored(mod, batch):
     assert np.abs(_logits(model, src, future)[:, 5:] - base[:, 5:]).max() > 1e-3
     longer = np.concatenate([src, np.full((len(src), 3), PAD)], axis=1)  # extra padding in the source
     np.testing.assert_allclose(_logits(model, longer, tgt_in), base, atol=1e-4)
-    w = model.attention_weights(src[:2], tgt_in[:2])
+    w = mod.attention_maps(model, src[:2], tgt_in[:2])
     assert [a.shape for a in w["encoder_self"]] == [(2, 4, 8, 8)] * 2
     assert [a.shape for a in w["decoder_cross"]] == [(2, 4, 9, 8)] * 2
     assert np.all(np.triu(w["decoder_self"][0][0, 0], 1) == 0)
@@ -145,11 +147,58 @@ def test_helpers_and_data():
 
 @pytest.mark.parametrize("bad", [
     lambda: TransformerConfig(13, 13, d_model=10, n_heads=4),
-    lambda: transformer_logits_numpy(init_transformer_params(CFG), CFG, np.zeros((2, 3, 1), int), np.zeros((2, 3), int)),
-    lambda: transformer_logits_numpy(init_transformer_params(CFG), CFG, np.full((2, 3), 13), np.zeros((2, 3), int)),
+    lambda: transformer_logits(init_transformer_params(CFG), CFG, np.zeros((2, 3, 1), int), np.zeros((2, 3), int)),
+    lambda: transformer_logits(init_transformer_params(CFG), CFG, np.full((2, 3), 13), np.zeros((2, 3), int)),
     lambda: transformer_torch.greedy_decode(transformer_torch.Seq2SeqTransformer(CFG), np.ones((1, 3), int), 12, 1, 2),
-    lambda: transformer_tf.Seq2SeqTransformer(CFG).attention_weights(np.ones((1, 13), int), np.ones((1, 3), int)),
+    lambda: transformer_tf.attention_maps(transformer_tf.Seq2SeqTransformer(CFG), np.ones((1, 13), int), np.ones((1, 3), int)),
+    lambda: greedy_decode(init_transformer_params(CFG), CFG, np.ones((1, 3), int), 0, 1, 2),
 ])
 def test_bad_input_raises_value_error(bad):
     with pytest.raises(ValueError):
         bad()
+
+
+@pytest.mark.parametrize("mod", [transformer_tf, transformer_torch])
+def test_attention_maps_equal_the_numpy_reference(mod, batch):
+    src, tgt_in, _ = batch
+    ref = attention_maps(init_transformer_params(CFG, seed=4), CFG, src[:3], tgt_in[:3])
+    got = mod.attention_maps(mod.Seq2SeqTransformer(CFG, seed=4), src[:3], tgt_in[:3])
+    for kind in ("encoder_self", "decoder_self", "decoder_cross"):
+        assert len(got[kind]) == len(ref[kind]) == 2
+        for a, b in zip(got[kind], ref[kind], strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_numpy_loss_and_greedy_decoding_equal_the_frameworks(batch):
+    src, tgt_in, tgt_out = batch
+    params = init_transformer_params(CFG, seed=4)
+    logits = transformer_logits(params, CFG, src, tgt_in)
+    loss = masked_cross_entropy(logits, tgt_out, CFG.pad_id)
+    loss_torch = transformer_torch.masked_cross_entropy(torch.from_numpy(logits), torch.from_numpy(tgt_out), PAD)
+    loss_tf = transformer_tf.masked_cross_entropy(tf.constant(logits), tf.constant(tgt_out), PAD)
+    assert abs(loss - loss_torch.item()) < 1e-5 and abs(loss - float(loss_tf)) < 1e-5
+    assert masked_cross_entropy(logits, np.zeros_like(tgt_out), PAD) == 0.0  # only padding: nothing counted
+    pred = greedy_decode(params, CFG, src, max_len=6, bos_id=BOS, eos_id=EOS)
+    for mod in (transformer_tf, transformer_torch):
+        np.testing.assert_array_equal(mod.greedy_decode(mod.Seq2SeqTransformer(CFG, seed=4), src, 6, BOS, EOS), pred)
+    # the decoded rows are what feeding each prefix back through the full forward pass predicts
+    prefix = np.concatenate([np.full((len(src), 1), BOS), pred[:, :2]], axis=1)
+    np.testing.assert_array_equal(transformer_logits(params, CFG, src, prefix)[:, -1].argmax(-1), pred[:, 2])
+
+
+@pytest.mark.parametrize("mod", [transformer_tf, transformer_torch])
+def test_one_train_step_lowers_the_batch_loss(mod, batch):
+    src, tgt_in, tgt_out = batch
+    model = mod.Seq2SeqTransformer(CFG, seed=0)
+    before = transformer_logits(model.numpy_weights(), CFG, src, tgt_in)
+    if mod is transformer_torch:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        args = tuple(torch.from_numpy(a) for a in (src, tgt_in, tgt_out))
+    else:
+        import keras
+        opt = keras.optimizers.SGD(learning_rate=0.1)
+        args = tuple(tf.constant(a) for a in (src, tgt_in, tgt_out))
+    loss = float(mod.train_step(model, opt, *args))
+    assert abs(loss - masked_cross_entropy(before, tgt_out, PAD)) < 1e-4  # the loss before the step
+    after = transformer_logits(model.numpy_weights(), CFG, src, tgt_in)
+    assert masked_cross_entropy(after, tgt_out, PAD) < loss
