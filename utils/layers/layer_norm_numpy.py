@@ -16,8 +16,8 @@ def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 
     if x.ndim < 1 or gamma.shape != x.shape[-1:] or beta.shape != x.shape[-1:]:
         raise ValueError(f"layer_norm: x (..., d) and gamma, beta (d,) must agree; got x {x.shape}, "
                          f"gamma {gamma.shape}, beta {beta.shape}")
-    if not eps > 0:
-        raise ValueError(f"layer_norm: eps must be > 0, got {eps}")
+    if not eps >= 0:
+        raise ValueError(f"layer_norm: eps must be >= 0, got {eps}")
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * gamma + beta

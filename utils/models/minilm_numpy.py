@@ -12,6 +12,10 @@ from typing import Any
 import numpy as np
 
 from utils.core.attention_numpy import padding_mask, scaled_dot_product_attention
+from utils.layers.layer_norm_numpy import layer_norm
+from utils.layers.multihead_numpy import merge_heads, split_heads
+
+LAYER_NORM_EPS = 1e-12  # BERT's (and MiniLM's) LayerNorm epsilon
 
 _erf = np.frompyfunc(math.erf, 1, 1)
 
@@ -20,16 +24,6 @@ def gelu(x: np.ndarray) -> np.ndarray:
     """Exact GELU, x Φ(x) = x (1 + erf(x/√2)) / 2, as BERT uses (not the tanh approximation)."""
     x = np.asarray(x)
     return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))).astype(x.dtype)
-
-
-def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """LayerNorm over the last axis: (x - mean) / √(var + eps) · γ + β (biased variance)."""
-    if x.shape[-1:] != gamma.shape or gamma.shape != beta.shape:
-        raise ValueError(f"x (..., d) and gamma, beta (d,) must agree; got x {x.shape}, "
-                         f"gamma {gamma.shape}, beta {beta.shape}")
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * gamma + beta
 
 
 def key_mask(attention_mask: np.ndarray) -> np.ndarray:
@@ -45,7 +39,7 @@ def key_mask(attention_mask: np.ndarray) -> np.ndarray:
 
 
 def embed(params: dict[str, Any], input_ids: np.ndarray, token_type_ids: np.ndarray | None = None,
-          eps: float = 1e-12) -> np.ndarray:
+          eps: float = LAYER_NORM_EPS) -> np.ndarray:
     """Word + position + token-type embeddings, then LayerNorm: (batch, seq) ids → (batch, seq, d_model)."""
     input_ids = np.asarray(input_ids)
     if input_ids.ndim != 2:
@@ -57,20 +51,8 @@ def embed(params: dict[str, Any], input_ids: np.ndarray, token_type_ids: np.ndar
     return layer_norm(x, params["ln_g"], params["ln_b"], eps)
 
 
-def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
-    """(batch, seq, d_model) → (batch, heads, seq, d_head)."""
-    b, n, d = x.shape
-    return x.reshape(b, n, n_heads, d // n_heads).transpose(0, 2, 1, 3)
-
-
-def merge_heads(x: np.ndarray) -> np.ndarray:
-    """(batch, heads, seq, d_head) → (batch, seq, d_model)."""
-    b, h, n, dh = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(b, n, h * dh)
-
-
 def encoder_layer(x: np.ndarray, p: dict[str, np.ndarray], mask: np.ndarray, n_heads: int,
-                  head_keep: np.ndarray | None = None, eps: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+                  head_keep: np.ndarray | None = None, eps: float = LAYER_NORM_EPS) -> tuple[np.ndarray, np.ndarray]:
     """One post-LN BERT layer: LN(x + MHA(x)), then LN(h + W2 GELU(W1 h)); returns (x, weights)."""
     Q = split_heads(x @ p["Wq"] + p["bq"], n_heads)  # (batch, heads, seq, d_head)
     K = split_heads(x @ p["Wk"] + p["bk"], n_heads)

@@ -12,6 +12,7 @@ import numpy as np
 
 from utils.core.attention_tf import scaled_dot_product_attention
 from utils.core.frameworks import import_tensorflow
+from utils.layers.multihead_tf import merge_heads, split_heads
 
 tf = import_tensorflow()
 
@@ -44,18 +45,6 @@ def embed(params: dict[str, Any], input_ids: Any, token_type_ids: Any = None, ep
     x = (tf.gather(params["word"], input_ids) + params["pos"][:seq][None]
          + tf.gather(params["type"], token_type_ids))
     return layer_norm(x, params["ln_g"], params["ln_b"], eps)
-
-
-def split_heads(x: Any, n_heads: int) -> Any:
-    """(batch, seq, d_model) → (batch, heads, seq, d_head)."""
-    b, n, d = x.shape
-    return tf.transpose(tf.reshape(x, (b, n, n_heads, d // n_heads)), (0, 2, 1, 3))
-
-
-def merge_heads(x: Any) -> Any:
-    """(batch, heads, seq, d_head) → (batch, seq, d_model)."""
-    b, h, n, dh = x.shape
-    return tf.reshape(tf.transpose(x, (0, 2, 1, 3)), (b, n, h * dh))
 
 
 def encoder_layer(x: Any, p: dict[str, Any], mask: Any, n_heads: int, head_keep: Any = None,

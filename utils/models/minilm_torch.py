@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from utils.core.attention_torch import scaled_dot_product_attention
+from utils.layers.multihead_torch import merge_heads, split_heads
 
 
 def params_to_tensors(params: dict[str, Any]) -> dict[str, Any]:
@@ -42,18 +43,6 @@ def embed(params: dict[str, Any], input_ids: torch.Tensor, token_type_ids: torch
     seq = input_ids.shape[1]
     x = params["word"][input_ids] + params["pos"][:seq][None] + params["type"][torch.as_tensor(token_type_ids)]
     return layer_norm(x, params["ln_g"], params["ln_b"], eps)
-
-
-def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """(batch, seq, d_model) → (batch, heads, seq, d_head)."""
-    b, n, d = x.shape
-    return x.reshape(b, n, n_heads, d // n_heads).permute(0, 2, 1, 3)
-
-
-def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(batch, heads, seq, d_head) → (batch, seq, d_model)."""
-    b, h, n, dh = x.shape
-    return x.permute(0, 2, 1, 3).reshape(b, n, h * dh)
 
 
 def encoder_layer(x: torch.Tensor, p: dict[str, torch.Tensor], mask: torch.Tensor, n_heads: int,
