@@ -25,26 +25,26 @@ from utils.demos.applications import (
     decoder_input,
     detokenize,
     encode_batch,
-    exact_match,
     exact_match_by_group,
     exact_match_ids,
+    exact_match_tokens,
     load_task,
     qa_batch,
     sentence_attention_mass,
     sentence_ids,
     supporting_fact_rate,
-    tokenize,
+    tokenize_text,
 )
 
 
 def test_tokenize_splits_digits_and_punctuation_and_detokenize_undoes_it():
-    assert tokenize("28 novembre 2026") == ["2", "8", "novembre", "2", "0", "2", "6"]
-    assert tokenize("Nov 28, 2026") == ["Nov", "2", "8", ",", "2", "0", "2", "6"]
-    assert tokenize("1. März") == ["1", ".", "März"]
+    assert tokenize_text("28 novembre 2026") == ["2", "8", "novembre", "2", "0", "2", "6"]
+    assert tokenize_text("Nov 28, 2026") == ["Nov", "2", "8", ",", "2", "0", "2", "6"]
+    assert tokenize_text("1. März") == ["1", ".", "März"]
     for text in ("2026-11-28", "Acme Q3 revenue up 12%", "0987-08-14"):
-        assert detokenize(tokenize(text)) == text
+        assert detokenize(tokenize_text(text)) == text
     with pytest.raises(ValueError, match="text must be a str"):
-        tokenize(3)
+        tokenize_text(3)
 
 
 def test_vocab_encode_decode_and_batch():
@@ -71,10 +71,10 @@ def test_exact_match_ids_ignores_after_eos_but_needs_the_eos():
 
 def test_exact_match_on_tokens_and_by_group():
     pred, tgt = [["a"], ["b"], ["c"], ["d"]], [["a"], ["x"], ["c"], ["d"]]
-    assert exact_match(pred, tgt) == 0.75
+    assert exact_match_tokens(pred, tgt) == 0.75
     assert exact_match_by_group(pred, tgt, ["g", "g", "h", "h"]) == {"g": (0.5, 2), "h": (1.0, 2)}
     with pytest.raises(ValueError, match="predicted has 1 sequences"):
-        exact_match(pred[:1], tgt)
+        exact_match_tokens(pred[:1], tgt)
 
 
 def test_sentence_ids_and_attention_mass():

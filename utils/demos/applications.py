@@ -20,7 +20,7 @@ SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 PAD, BOS, EOS, UNK = range(4)
 
 
-def tokenize(text: str) -> list[str]:
+def tokenize_text(text: str) -> list[str]:
     """Split text into words, single digits and single punctuation marks."""
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
@@ -122,12 +122,12 @@ def exact_match_ids(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     return ((predicted[:, :length] == target) | ~scored).all(axis=1)
 
 
-def exact_match(predicted: Sequence[Sequence[str]], target: Sequence[Sequence[str]]) -> float:
+def exact_match_tokens(predicted: Sequence[Sequence[str]], target: Sequence[Sequence[str]]) -> float:
     """Fraction of token sequences equal to their target, token for token."""
     if len(predicted) != len(target):
         raise ValueError(f"predicted has {len(predicted)} sequences, target has {len(target)}")
     if not target:
-        raise ValueError("exact_match needs at least one example")
+        raise ValueError("exact_match_tokens needs at least one example")
     return float(np.mean([list(p) == list(t) for p, t in zip(predicted, target)]))
 
 
@@ -139,7 +139,7 @@ def exact_match_by_group(predicted: Sequence[Sequence[str]], target: Sequence[Se
     out = {}
     for g in sorted(set(groups)):
         idx = [i for i, x in enumerate(groups) if x == g]
-        out[g] = (exact_match([predicted[i] for i in idx], [target[i] for i in idx]), len(idx))
+        out[g] = (exact_match_tokens([predicted[i] for i in idx], [target[i] for i in idx]), len(idx))
     return out
 
 
