@@ -16,6 +16,8 @@ def _softmax_cases() -> list[Case]:
         Case("large logits", (np.array([[1000.0, 1001.0, 1002.0]]),)),
         Case("rows of very different size", (np.array([[1000.0, 1001.0], [-1000.0, -999.0]]),)),
         Case("batch (2, 4, 6)", (rng.normal(scale=5.0, size=(2, 4, 6)),)),
+        Case("wide rows: only the row max keeps exp finite",
+             (np.array([[-1000.0, 0.0, 1000.0], [0.0, 800.0, 1600.0]]),)),
     ]
 
 

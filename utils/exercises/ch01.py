@@ -26,6 +26,7 @@ def _mean_pool_cases() -> list[Case]:
         Case("length 1", (rng.normal(size=(2, 6, 4)), np.array([1, 6]))),
         Case("an empty sequence (length 0) pools to zeros", (rng.normal(size=(2, 3, 2)), np.array([0, 3]))),
         Case("random (4, 10, 8)", (rng.normal(size=(4, 10, 8)).astype(np.float32), rng.integers(1, 11, size=4))),
+        Case("every sequence padded: lengths (2, 3), n=6", (rng.normal(size=(2, 6, 3)), np.array([2, 3]))),
     ]
 
 
@@ -81,6 +82,9 @@ def _retrieve_cases() -> list[Case]:
         Case("one key: the output is its value", (rng.normal(size=(1, 3)), rng.normal(size=(1, 1, 3)), rng.normal(size=(1, 1, 2)))),
         Case("large scores (overflow without the max trick)",
              (30 * rng.normal(size=(2, 16)), 30 * rng.normal(size=(2, 6, 16)), rng.normal(size=(2, 6, 3)))),
+        Case("sequences with very different score ranges (a max per sequence, not one for the batch)",
+             (np.array([[40.0, 0.0], [-40.0, 0.0]]), np.array([[[40.0, 0.0], [39.0, 1.0]], [[40.0, 0.0], [39.0, 1.0]]]),
+              np.array([[[1.0], [2.0]], [[3.0], [4.0]]]))),
     ]
 
 

@@ -85,6 +85,8 @@ def _hard_cases() -> list[Case]:
               np.array([[10.0, 1.0], [20.0, 2.0], [30.0, 3.0]]))),
         Case("d_v != d_k, 4 queries, 6 keys", (rng.normal(size=(4, 5)), rng.normal(size=(6, 5)), rng.normal(size=(6, 2)))),
         Case("more queries than keys", (rng.normal(size=(7, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2, 4)))),
+        Case("a near tie: scores 1.0 and 0.999 (a sharp softmax still mixes)",
+             (np.array([[1.0, 0.0]]), np.array([[1.0, 0.0], [0.999, 0.0]]), np.array([[1.0, 0.0], [0.0, 1.0]]))),
     ]
 
 
@@ -146,6 +148,7 @@ register(Exercise(
     title="the causal mask",
     reference=lambda n: causal_mask(n),
     cases=_causal_cases,
+    forbidden=("utils.core.attention_numpy.causal_mask",),
     mistakes=[
         Mistake("off-by-one: a token may attend to itself, so the diagonal is True (np.tril with k=0).",
                 _causal_strict),

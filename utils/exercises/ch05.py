@@ -110,6 +110,7 @@ def _decoder_mask_cases() -> list[Case]:
         Case("one token: lengths [1], n=1", (np.array([1]), 1)),
         Case("an empty sequence: lengths [0, 4], n=4", (np.array([0, 4]), 4)),
         Case("lengths [6, 2, 4], n=6", (np.array([6, 2, 4]), 6)),
+        Case("padded beyond every length: lengths [2, 3], n=5", (np.array([2, 3]), 5)),
     ]
 
 
@@ -182,6 +183,8 @@ register(Exercise(
     title="our weights in torch.nn.MultiheadAttention's layout",
     reference=_torch_state_reference,
     cases=_state_cases,
+    forbidden=("utils.layers.library_layers.torch_mha_state",),
+    results=("in_proj_weight", "in_proj_bias", "out_proj_weight", "out_proj_bias"),
     mistakes=[
         Mistake("PyTorch stores weights as (out, in) and computes x @ W.T: transpose each of W_q, W_k, W_v and W_o.",
                 _state_untransposed),

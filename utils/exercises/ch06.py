@@ -154,7 +154,15 @@ def _att_cases() -> list[Case]:
         Case("a short sentence with high weights", (short, sent)),
         Case("question tokens do not count", (question, sent)),
         Case("seeded random, 4 heads", (rand, sent)),
+        Case("one head peaks on sentence 0, two heads share sentence 1 (sum, not max)", (_sum_not_max(), sent)),
     ]
+
+
+def _sum_not_max():
+    w = np.zeros((3, 15))
+    w[0, :4], w[0, 12:] = 0.9 / 4, 0.1 / 3  # head 0: sentence 0 gets 0.9
+    w[1:, 4:10], w[1:, 12:] = 0.6 / 6, 0.4 / 3  # heads 1 and 2: sentence 1 gets 0.6 each
+    return w
 
 
 def _att_max_token(weights, sent_ids):

@@ -106,6 +106,7 @@ register(Exercise(
     title="causal mask when the queries are the last n_q of n_k positions",
     reference=lambda n_q, n_k: causal_mask(n_q, n_k),
     cases=_kv_causal_cases,
+    forbidden=("utils.core.attention_numpy.causal_mask",),
     mistakes=[
         Mistake("that is the top-left alignment that is_causal=True gives in PyTorch and Keras: "
                 "query i is position n_k - n_q + i, so it may see keys 0 .. n_k - n_q + i "

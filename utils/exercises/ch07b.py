@@ -21,6 +21,7 @@ _NAMES = [
     "pooler.dense.bias",
     "encoder.layer.11.intermediate.dense.weight",  # a 12-layer BERT uses the same names
     "embeddings.position_ids",
+    "embeddings.LayerNorm.weight",
     "encoder.layer.10.attention.self.value.bias",
 ]
 

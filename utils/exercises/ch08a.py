@@ -75,6 +75,7 @@ register(Exercise(
     id="08a.2",
     title="the online-softmax update of (m, l)",
     reference=online_softmax_update,
+    results=("m", "l"),
     cases=_update_cases,
     mistakes=[
         Mistake("when the max rises, the old normaliser was computed against the old max: multiply l by "
@@ -131,6 +132,7 @@ register(Exercise(
     id="08a.3",
     title="one FlashAttention-2 block step",
     reference=_flash_step,
+    results=("m", "l", "acc"),
     cases=_step_cases,
     mistakes=[
         Mistake("keep the accumulator UNnormalised: FlashAttention-2 divides by l once, after the last block.",

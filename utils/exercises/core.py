@@ -1,10 +1,11 @@
-"""The exercise checker: runs a learner's answer against the reference and explains mistakes.
+"""The exercise registry and the strict comparison of an answer's output with the reference's.
 
 An exercise is registered once, in `utils/exercises/chNN.py`, with
 - a reference answer (the only copy of the answer in the repository),
-- seeded test cases, including edge cases,
-- known mistakes: wrong implementations paired with a hint. When a learner's output
-  matches a known mistake's output on the failing case, the checker prints that hint.
+- seeded test cases, including the edge cases that tell plausible wrong answers apart,
+- known mistakes: wrong implementations paired with a hint. The checker prints a hint only when the
+  learner's output matches that mistake on every case where the mistake differs from the reference,
+- optionally, the rules the task states: helpers it forbids, loops it requires or forbids.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from utils.core.frameworks import to_numpy
+from utils.exercises.messages import text
 
 
 @dataclass
@@ -53,6 +55,9 @@ class Exercise:
     frameworks: tuple[str, ...] = ("numpy",)
     compare: Callable[[Any, Any], bool] | None = None  # custom equality, (got, expected)
     title_zh: str | None = None  # the title in Chinese, shown by the Chinese edition
+    forbidden: tuple[str, ...] = ()  # "package.module.name" of helpers the task says not to call
+    loops: str | None = None  # "required" or "forbidden", when the task says so
+    results: tuple[str, ...] = ()  # the names of the returned tuple's items, used in messages
 
 
 REGISTRY: dict[str, Exercise] = {}
@@ -65,6 +70,8 @@ def register(exercise: Exercise) -> Exercise:
         raise ValueError(f"exercise {exercise.id!r} is registered twice")
     if exercise.kind not in ("function", "value"):
         raise ValueError(f"exercise kind must be 'function' or 'value', got {exercise.kind!r}")
+    if exercise.loops not in (None, "required", "forbidden"):
+        raise ValueError(f"exercise loops must be None, 'required' or 'forbidden', got {exercise.loops!r}")
     REGISTRY[exercise.id] = exercise
     return exercise
 
@@ -90,56 +97,220 @@ def get_exercise(exercise_id: str) -> Exercise:
     return registry[exercise_id]
 
 
+# ---------------------------------------------------------------- what kind of value is it?
+
+_TENSOR_MODULES = ("torch", "tensorflow", "keras", "jax", "jaxlib")
+
+
+def is_array(x: Any) -> bool:
+    """True for NumPy arrays and TensorFlow / PyTorch tensors (not for tuples, lists or scalars)."""
+    if isinstance(x, np.ndarray):
+        return True
+    return type(x).__module__.split(".")[0] in _TENSOR_MODULES and hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def kind(x: Any) -> str:
+    """One word for the structure of a value: array, tuple, list, str, bool, int, float, dict, none, masked..."""
+    if x is None:
+        return "none"
+    if isinstance(x, np.ma.MaskedArray):
+        return "masked"
+    if isinstance(x, str):
+        return "str"
+    if isinstance(x, bool | np.bool_):
+        return "bool"
+    if isinstance(x, int | np.integer):
+        return "int"
+    if isinstance(x, float | np.floating):
+        return "float"
+    if is_array(x):
+        return "array"
+    if isinstance(x, tuple):
+        return "tuple"
+    if isinstance(x, list):
+        return "list"
+    if isinstance(x, dict):
+        return "dict"
+    return "other"
+
+
+def _kind_name(x: Any, expected: bool = False) -> str:
+    k = kind(x)
+    if k in ("tuple", "list"):
+        return text(f"kind_{k}", n=len(x))
+    if k == "str":
+        return text("kind_str", value="" if expected else repr(x)[:40]).strip()
+    if k in ("int", "float") and expected:
+        return text("kind_number")
+    if k == "other":
+        return text("kind_other", name=type(x).__name__)
+    return text(f"kind_{k}")
+
+
+def _is_number(x: Any) -> bool:
+    if kind(x) in ("int", "float"):
+        return True
+    return kind(x) == "array" and len(x.shape) == 0 and to_numpy(x).dtype.kind in "iuf"
+
+
+def _fmt(x: Any) -> str:
+    try:
+        return f"{float(x):.6g}"
+    except (TypeError, ValueError):
+        return repr(x)
+
+
 # ---------------------------------------------------------------- comparing outputs
 
 
-def _is_unanswered(value: Any) -> bool:
-    return value is None or value is Ellipsis
+def difference(got: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-6, equal_nan: bool = False,
+               names: tuple[str, ...] = ()) -> str | None:
+    """None when `got` equals `expected`; otherwise one line saying what was expected and what came back.
 
-
-def _parts(x: Any) -> list[Any]:
-    return list(x) if isinstance(x, tuple | list) and not isinstance(x, str) else [x]
+    The comparison is strict about structure: a tuple is not an array, a str is not a number, a float
+    array is not integer indices, 0/1 numbers are not a boolean mask, and masked arrays are refused.
+    Numbers are compared with the tolerances; equal infinities are equal, so the line blames the result
+    that really differs.
+    """
+    return _diff(got, expected, rtol, atol, equal_nan, names, "", top=True)
 
 
 def outputs_equal(got: Any, expected: Any, rtol: float, atol: float, equal_nan: bool = False) -> bool:
-    """True when got equals expected: scalars, strings, arrays or tuples of them."""
-    g_parts, e_parts = _parts(got), _parts(expected)
-    if len(g_parts) != len(e_parts):
-        return False
-    for g, e in zip(g_parts, e_parts):
-        if isinstance(e, str) or isinstance(g, str):
-            if str(g).strip().lower() != str(e).strip().lower():
-                return False
-            continue
-        try:
-            g_arr = to_numpy(g)
-            e_arr = to_numpy(e)
-        except Exception:
-            return False
-        if g_arr.shape != e_arr.shape:
-            return False
-        if e_arr.dtype == bool:  # masks must be boolean, not 0/1 numbers
-            if g_arr.dtype != bool or not np.array_equal(g_arr, e_arr):
-                return False
-            continue
-        try:
-            if not np.allclose(g_arr.astype(np.float64), e_arr.astype(np.float64), rtol=rtol, atol=atol, equal_nan=equal_nan):
-                return False
-        except (TypeError, ValueError):
-            if not np.array_equal(g_arr, e_arr):
-                return False
-    return True
+    """True when got equals expected under the strict comparison of `difference`."""
+    return difference(got, expected, rtol, atol, equal_nan) is None
 
 
-def _describe(x: Any, limit: int = 24) -> str:
+def _scalars(x: Any) -> bool:
+    return all(kind(item) in ("int", "float", "str", "bool") for item in x)
+
+
+def _diff(g: Any, e: Any, rtol: float, atol: float, equal_nan: bool, names: tuple[str, ...], which: str,
+          top: bool = False) -> str | None:
+    ek, gk = kind(e), kind(g)
+    if gk == "masked":
+        return text("masked", which=which)
+    wrong_type = text("type", which=which, expected=_kind_name(e, expected=True), got=_kind_name(g))
+    if ek in ("tuple", "list"):
+        if gk not in ("tuple", "list"):
+            return wrong_type
+        if len(g) != len(e):
+            return text("count", which=which, expected=len(e), got=len(g))
+        if _scalars(e):  # a shape or a small tuple of numbers: compare it as a whole
+            if any(_diff(gi, ei, rtol, atol, equal_nan, (), "") for gi, ei in zip(g, e)):
+                return text("values", which=which, expected=describe(e), got=describe(g))
+            return None
+        for index, (gi, ei) in enumerate(zip(g, e)):
+            label = which
+            if top:
+                label = (text("result_named", index=index, name=names[index]) if index < len(names)
+                         else text("result", index=index))
+            reason = _diff(gi, ei, rtol, atol, equal_nan, (), label)
+            if reason:
+                return reason
+        return None
+    if ek == "dict":
+        if gk != "dict":
+            return wrong_type
+        if set(g) != set(e):
+            return text("keys", which=which, expected=sorted(e), got=sorted(g))
+        for key in e:
+            reason = _diff(g[key], e[key], rtol, atol, equal_nan, (), f"{which}[{key!r}] ")
+            if reason:
+                return reason
+        return None
+    if ek == "str":
+        if gk != "str":
+            return wrong_type
+        if g.strip().lower() != e.strip().lower():
+            return text("values", which=which, expected=repr(e), got=repr(g))
+        return None
+    if ek == "bool":
+        if gk != "bool":
+            return wrong_type
+        return None if bool(g) == bool(e) else text("values", which=which, expected=e, got=g)
+    if ek in ("int", "float"):
+        if not _is_number(g):
+            return wrong_type
+        g_val, e_val = float(to_numpy(g)), float(e)
+        if ek == "int":  # counts and indices are exact
+            rtol = atol = 0.0
+        if np.isclose(g_val, e_val, rtol=rtol, atol=atol, equal_nan=equal_nan):
+            return None
+        return text("values", which=which, expected=_fmt(e), got=_fmt(g_val))
+    if ek == "array":
+        if gk != "array":
+            return wrong_type
+        return _array_diff(to_numpy(g), to_numpy(e), rtol, atol, equal_nan, which)
+    if ek == "none":
+        return None if g is None else wrong_type
+    try:
+        same = bool(g == e)
+    except Exception:  # noqa: BLE001  (an object that cannot be compared is not equal)
+        same = False
+    return None if same else text("values", which=which, expected=describe(e), got=describe(g))
+
+
+def _index(position: tuple) -> tuple:
+    return tuple(int(i) for i in position)
+
+
+def _array_diff(g: np.ndarray, e: np.ndarray, rtol: float, atol: float, equal_nan: bool, which: str) -> str | None:
+    if g.shape != e.shape:
+        return text("shape", which=which, expected=e.shape, got=g.shape)
+    if e.dtype == bool:
+        if g.dtype != bool:
+            if g.dtype.kind in "iuf" and np.isin(g, (0, 1)).all():
+                return text("bool_mask", which=which, dtype=g.dtype)
+            return text("bool_dtype", which=which, dtype=g.dtype)
+        close = g == e
+    elif e.dtype.kind in "iu":
+        if g.dtype.kind not in "iu":
+            return text("int_dtype", which=which, dtype=g.dtype)
+        close = g == e
+    elif e.dtype.kind in "fc":
+        if g.dtype.kind == "b":
+            return text("not_bool", which=which)
+        if g.dtype.kind not in "iufc":
+            return text("type", which=which, expected=text("kind_array"), got=f"dtype {g.dtype}")
+        with np.errstate(all="ignore"):
+            close = np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    else:
+        if g.dtype.kind != e.dtype.kind:
+            return text("type", which=which, expected=f"dtype {e.dtype}", got=f"dtype {g.dtype}")
+        close = g == e
+    close = np.asarray(close, dtype=bool)
+    if close.all():
+        return None
+    bad = ~close
+    if e.dtype.kind in "fc" and g.dtype.kind in "fc":
+        nan = bad & np.isnan(g) & ~np.isnan(e)
+        if nan.any():
+            pos = _index(np.argwhere(nan)[0]) if nan.ndim else ()
+            return text("nan", which=which, index=pos, expected=_fmt(e[pos]))
+        finite = bad & np.isfinite(g) & np.isfinite(e)
+        if finite.any():
+            with np.errstate(all="ignore"):
+                delta = np.where(finite, np.abs(g.astype(np.complex128 if g.dtype.kind == "c" else np.float64)
+                                               - e), 0.0)
+            pos = _index(np.unravel_index(int(np.argmax(np.abs(delta))), delta.shape)) if delta.ndim else ()
+            return text("max_diff", which=which, delta=f"{float(np.abs(delta[pos])):.3g}", index=pos,
+                        expected=_fmt(e[pos]), got=_fmt(g[pos]))
+    pos = _index(np.argwhere(bad)[0]) if bad.ndim else ()
+    return text("at_index", which=which, index=pos, expected=_fmt(e[pos]), got=_fmt(g[pos]))
+
+
+def describe(x: Any, limit: int = 24) -> str:
     """A short description of a value: small arrays in full, large ones by shape."""
     if isinstance(x, tuple | list) and not isinstance(x, str) and len(x) <= 4:
-        return "(" + ", ".join(_describe(p, limit) for p in x) + ")"
+        inner = ", ".join(describe(p, limit) for p in x)
+        return f"[{inner}]" if isinstance(x, list) else f"({inner})"
     if callable(x):
         return getattr(x, "__name__", "function")
+    if isinstance(x, str | dict | int | float | bool | np.generic) or x is None:
+        return repr(x.item() if isinstance(x, np.generic) else x)[:200]
     try:
         arr = to_numpy(x)
-    except Exception:
+    except Exception:  # noqa: BLE001  (anything we cannot convert is shown by its repr)
         return repr(x)[:200]
     if arr.dtype == object:
         return repr(x)[:200]
@@ -151,32 +322,5 @@ def _describe(x: Any, limit: int = 24) -> str:
     return f"array of shape {arr.shape}, dtype {arr.dtype}"
 
 
-def _diff_line(got: Any, expected: Any) -> str:
-    g_parts, e_parts = _parts(got), _parts(expected)
-    if len(g_parts) != len(e_parts):
-        return f"expected {len(e_parts)} results, got {len(g_parts)}"
-    for idx, (g, e) in enumerate(zip(g_parts, e_parts)):
-        which = f"result {idx}: " if len(e_parts) > 1 else ""
-        try:
-            g_arr, e_arr = to_numpy(g), to_numpy(e)
-        except Exception:
-            return f"{which}expected {e!r}, got {g!r}"
-        if g_arr.shape != e_arr.shape:
-            return f"{which}expected shape {e_arr.shape}, got shape {g_arr.shape}"
-        if e_arr.dtype.kind in "fc" or g_arr.dtype.kind in "fc":
-            try:
-                with np.errstate(invalid="ignore"):  # inf - inf is NaN, reported below
-                    delta = np.abs(g_arr.astype(np.float64) - e_arr.astype(np.float64))
-            except (TypeError, ValueError):
-                continue
-            if np.isnan(delta).any():
-                pos = np.unravel_index(int(np.argmax(np.isnan(delta))), delta.shape) if delta.ndim else ()
-                return f"{which}NaN at index {tuple(int(i) for i in pos)}"
-            if delta.size and delta.max() > 0:
-                pos = np.unravel_index(int(np.argmax(delta)), delta.shape) if delta.ndim else ()
-                pos = tuple(int(i) for i in pos)
-                return (f"{which}max |difference| {delta.max():.3g} at index {pos}: "
-                        f"expected {e_arr[pos]:.6g}, got {g_arr[pos]:.6g}")
-        elif not np.array_equal(g_arr, e_arr):
-            return f"{which}expected {_describe(e)}, got {_describe(g)}"
-    return "values differ"
+# Old names, kept for code that imported them.
+_describe = describe
