@@ -5,11 +5,12 @@ from __future__ import annotations
 from utils.bench import long_context
 
 
-def test_kv_cache_records_have_the_issue_schema():
+def test_kv_cache_records_have_the_expected_schema():
     records = long_context.run_kv_cache(tokens=4, repeats=1, batch=2)
     assert [r["impl"] for r in records] == ["torch_no_cache", "torch_cache", "tf_no_cache", "tf_cache"]
     for r in records:
-        assert r["group"] == "kv_cache" and r["tokens"] == 4 and r["batch"] == 2 and r["seconds"] > 0
+        assert r["group"] == "kv_cache" and r["tokens"] == 4 and r["batch"] == 2
+        assert isinstance(r["seconds"], float) and r["seconds"] >= 0
 
 
 def test_gqa_cache_bytes_shrink_exactly_by_h_over_g():
@@ -28,7 +29,8 @@ def test_scaling_records_and_slopes():
     assert groups == {"sliding_window", "linear", "full_causal", "scaling_slope"}
     assert all(r["window"] == long_context.WINDOW for r in records if r["group"] == "sliding_window")
     slopes = [r for r in records if r["group"] == "scaling_slope"]
-    assert len(slopes) == 3 and all(isinstance(r["slope"], float) for r in slopes)
+    assert [r["impl"] for r in slopes] == ["banded_torch", "elu_causal_chunked_torch", "torch_sdpa"]
+    assert all(isinstance(r["slope"], float) and r["n_min"] == 2048 for r in slopes)
 
 
 def test_target_checks_say_met_and_missed():

@@ -2,101 +2,96 @@
 
 import numpy as np
 
+from utils.efficient.kv_cache_numpy import KVCache, decode_step, decoder_logits
+from utils.efficient.positions_numpy import apply_rope
 from utils.exercises import evaluate
-
-
-def _verdict(eid, fn):
-    return evaluate(eid, fn)
 
 
 def _stub(*args):
     ...
 
 
-def _sdpa(q, k, v, scale=True):
-    s = q @ np.swapaxes(k, -1, -2) / (np.sqrt(q.shape[-1]) if scale else 1.0)
-    w = np.exp(s - s.max(-1, keepdims=True))
-    return (w / w.sum(-1, keepdims=True)) @ v
+def _generate(params, prompt, n_new, cfg, first_position=False, prefill=True, feed_last=False):
+    cache, tokens = KVCache(cfg.n_layers), prompt
+    logits = decode_step(params, prompt if prefill else prompt[:, -1:], cache, cfg)
+    for step in range(n_new):
+        nxt = logits[:, 0 if first_position else -1].argmax(-1)[:, None]
+        tokens = np.concatenate([tokens, nxt], axis=1)
+        if step + 1 < n_new or feed_last:
+            logits = decode_step(params, nxt, cache, cfg)
+    return tokens, cache
 
 
-def test_decode_step():
-    def right(q, k_new, v_new, kc, vc):
-        k, v = np.concatenate([kc, k_new], -2), np.concatenate([vc, v_new], -2)
-        return _sdpa(q, k, v), k, v
+def test_generate_with_the_cache():
+    assert evaluate("08b.1", _generate).solved
+    assert evaluate("08b.1", lambda *a: _generate(*a, feed_last=True)).solved  # one extra cached token is fine
+    assert evaluate("08b.1", _stub).status == "not attempted"
+    for kwargs, word in (({"first_position": True}, "LAST position"), ({"prefill": False}, "prefill")):
+        v = evaluate("08b.1", lambda *a, kw=kwargs: _generate(*a, **kw))
+        assert v.status == "wrong" and word in v.hint, kwargs
 
-    def before_append(q, k_new, v_new, kc, vc):
-        return _sdpa(q, kc, vc), np.concatenate([kc, k_new], -2), np.concatenate([vc, v_new], -2)
+    def recompute(params, prompt, n_new, cfg):
+        tokens = prompt
+        for _ in range(n_new):
+            tokens = np.concatenate([tokens, decoder_logits(params, tokens, cfg)[:, -1:].argmax(-1)], axis=1)
+        return tokens, KVCache(cfg.n_layers)
 
-    def prepend(q, k_new, v_new, kc, vc):
-        k, v = np.concatenate([k_new, kc], -2), np.concatenate([v_new, vc], -2)
-        return _sdpa(q, k, v), k, v
-
-    def no_scale(q, k_new, v_new, kc, vc):
-        k, v = np.concatenate([kc, k_new], -2), np.concatenate([vc, v_new], -2)
-        return _sdpa(q, k, v, scale=False), k, v
-
-    assert _verdict("08b.1", right).solved
-    assert _verdict("08b.1", _stub).status == "not attempted"
-    for wrong, word in ((before_append, "BEFORE"), (prepend, "END"), (no_scale, "√d_k")):
-        v = _verdict("08b.1", wrong)
-        assert v.status == "wrong" and word in v.hint
+    v = evaluate("08b.1", recompute)
+    assert v.status == "wrong" and "cache is empty" in v.hint
 
 
-def test_gqa_mapping():
-    assert _verdict("08b.2", lambda h, g: np.arange(h) // (h // g)).solved
-    assert _verdict("08b.2", lambda h, g: [i * g // h for i in range(h)]).solved
-    assert _verdict("08b.2", _stub).status == "not attempted"
-    v = _verdict("08b.2", lambda h, g: np.array([i % g for i in range(h)]))
-    assert v.status == "wrong" and "round-robin" in v.hint
-    v = _verdict("08b.2", lambda h, g: np.arange(h) // g)
-    assert v.status == "wrong" and "group size" in v.hint
+def _pool(W, h, g, order="group", how="mean"):
+    d_model, width = W.shape
+    d_head = width // h
+    heads = W.reshape(d_model, h, d_head)
+    groups = [heads[:, [i for i in range(h) if (i // (h // g) if order == "group" else i % g) == j]] for j in range(g)]
+    pooled = [grp.mean(1) if how == "mean" else grp.sum(1) if how == "sum" else grp[:, 0] for grp in groups]
+    return np.concatenate(pooled, axis=1)
 
 
-def _rope(x, positions, sign=1.0, factor=2.0, half=False):
-    d = x.shape[-1]
-    theta = 10000.0 ** (-factor * np.arange(d // 2) / d)
-    a = sign * positions[:, None] * theta
+def test_mean_pool_heads():
+    assert evaluate("08b.2", _pool).solved
+    assert evaluate("08b.2", _stub).status == "not attempted"
+    for kwargs, word in (({"order": "round"}, "consecutive"), ({"how": "first"}, "average"), ({"how": "sum"}, "sum")):
+        v = evaluate("08b.2", lambda W, h, g, kw=kwargs: _pool(W, h, g, **kw))
+        assert v.status == "wrong" and word in v.hint, kwargs
+
+
+def _rope_pi(x, train_len, always=False, half=False):
+    n, d = x.shape
+    pos = np.arange(n) * (train_len / n if always or n > train_len else 1.0)
     if half:
-        x1, x2 = x[:, : d // 2], x[:, d // 2:]
-        return np.concatenate([x1 * np.cos(a) - x2 * np.sin(a), x1 * np.sin(a) + x2 * np.cos(a)], axis=1)
-    out = x.copy()
-    out[:, 0::2] = x[:, 0::2] * np.cos(a) - x[:, 1::2] * np.sin(a)
-    out[:, 1::2] = x[:, 0::2] * np.sin(a) + x[:, 1::2] * np.cos(a)
-    return out
+        p = np.concatenate([np.arange(0, d, 2), np.arange(1, d, 2)])
+        inv = np.argsort(p)
+        return apply_rope(x[:, inv], pos)[:, p]
+    return apply_rope(x, pos)
 
 
-def test_rope():
-    assert _verdict("08b.3", _rope).solved
-    assert _verdict("08b.3", _stub).status == "not attempted"
-    for kwargs, word in (({"sign": -1.0}, "+angle"), ({"factor": 1.0}, "factor 2"), ({"half": True}, "adjacent")):
-        v = _verdict("08b.3", lambda x, p, kw=kwargs: _rope(x, p, **kw))
+def test_rope_interpolation():
+    assert evaluate("08b.3", _rope_pi).solved
+    assert evaluate("08b.3", _stub).status == "not attempted"
+    assert evaluate("08b.3", lambda x, L: apply_rope(x)).status == "wrong"  # no interpolation at all
+    for kwargs, word in (({"always": True}, "only squeeze"), ({"half": True}, "interleaved")):
+        v = evaluate("08b.3", lambda x, L, kw=kwargs: _rope_pi(x, L, **kw))
         assert v.status == "wrong" and word in v.hint, kwargs
 
 
 def test_mistral_cache_value():
-    assert _verdict("08b.4", 536_870_912).solved
-    assert _verdict("08b.4", ...).status == "not attempted"
-    assert "AND values" in _verdict("08b.4", 268_435_456).hint
-    assert "8 key/value heads" in _verdict("08b.4", 2_147_483_648).hint
-    assert _verdict("08b.4", 512).status == "wrong"
+    assert evaluate("08b.4", 536_870_912).solved
+    assert evaluate("08b.4", ...).status == "not attempted"
+    assert "AND values" in evaluate("08b.4", 268_435_456).hint
+    assert "8 key/value heads" in evaluate("08b.4", 2_147_483_648).hint
+    assert evaluate("08b.4", 512).status == "wrong"
 
 
-def test_linear_step():
-    def right(fq, fk, v, s, z):
-        s = s + fk[:, None] * v[None, :]
-        z = z + fk
-        return fq @ s / (fq @ z), s, z
+def test_decayed_linear_step():
+    def step(fq, fk, v, s, z, gamma, decay_z=True, late=False):
+        new_s, new_z = gamma * s + fk[:, None] * v[None, :], (gamma * z if decay_z else z) + fk
+        read_s, read_z = (s, z) if late else (new_s, new_z)
+        return fq @ read_s / (fq @ read_z), new_s, new_z
 
-    def late(fq, fk, v, s, z):
-        return fq @ s / (fq @ z), s + fk[:, None] * v[None, :], z + fk
-
-    def unnormalised(fq, fk, v, s, z):
-        s = s + fk[:, None] * v[None, :]
-        return fq @ s, s, z + fk
-
-    assert _verdict("08b.5", right).solved
-    assert _verdict("08b.5", _stub).status == "not attempted"
-    v = _verdict("08b.5", late)
-    assert v.status == "wrong" and "before reading" in v.hint
-    v = _verdict("08b.5", unnormalised)
-    assert v.status == "wrong" and "normaliser" in v.hint
+    assert evaluate("08b.5", step).solved
+    assert evaluate("08b.5", _stub).status == "not attempted"
+    for kwargs, word in (({"decay_z": False}, "decay z"), ({"late": True}, "before reading")):
+        v = evaluate("08b.5", lambda *a, kw=kwargs: step(*a, **kw))
+        assert v.status == "wrong" and word in v.hint, kwargs

@@ -22,9 +22,8 @@ def test_targets_are_the_most_recent_marker():
 
 
 def test_alibi_model_learns_and_extrapolates():
-    model, seconds = train_scheme("alibi", train_len=32, steps=150, seed=1)
+    model, _ = train_scheme("alibi", train_len=32, steps=150, seed=1)
     assert accuracy(model, 32) > 0.85 and accuracy(model, 256) > 0.8
-    assert seconds < 30
 
 
 def test_learned_positions_do_not_extrapolate():

@@ -46,6 +46,7 @@ def test_causal_recurrent_equals_parallel_equals_chunked(chunk):
     np.testing.assert_allclose(causal_linear_attention_chunked(fq, fk, v, chunk), par, atol=1e-12)
     got = lap.causal_linear_attention_chunked(*(torch.from_numpy(a) for a in (fq, fk, v)), chunk=chunk)
     np.testing.assert_allclose(got.numpy(), par, atol=1e-12)
+    np.testing.assert_allclose(lat.causal_linear_attention_chunked(fq, fk, v, chunk=chunk).numpy(), par, atol=1e-12)
 
 
 def test_causal_first_output_is_first_value():
@@ -90,8 +91,11 @@ def test_frameworks_agree():
         pt = fn_pt(lap.elu_feature_map(torch.from_numpy(q)), lap.elu_feature_map(torch.from_numpy(k)), torch.from_numpy(v))
         np.testing.assert_allclose(pt.numpy(), ref, atol=1e-5)
     om = random_features(4, 16)
-    np.testing.assert_allclose(lap.performer_features(torch.from_numpy(q), torch.from_numpy(om), False).numpy(),
-                               performer_features(q, om, False), atol=1e-5)
+    for is_query in (True, False):
+        ref = performer_features(q, om, is_query=is_query)
+        np.testing.assert_allclose(lap.performer_features(torch.from_numpy(q), torch.from_numpy(om), is_query).numpy(),
+                                   ref, atol=1e-5)
+        np.testing.assert_allclose(lat.performer_features(q, om, is_query).numpy(), ref, atol=1e-5)
 
 
 def test_bad_inputs_raise():

@@ -9,7 +9,10 @@ from utils.efficient.positions_numpy import (
     alibi_bias,
     alibi_slopes,
     apply_rope,
+    apply_rope_half,
     rope_frequencies,
+    rope_permutation,
+    rotate_half,
     sinusoidal_positions,
 )
 
@@ -53,6 +56,33 @@ def test_rope_dot_product_depends_only_on_relative_position():
     assert abs(score(10, 7) - score(10, 4)) > 1e-3  # but it does depend on the offset
 
 
+def test_half_split_layout_is_the_interleaved_one_permuted():
+    x = np.random.default_rng(3).normal(size=(2, 9, 8))
+    pos = np.array([0, 1, 2, 5, 8, 13, 100, 999, 4096])
+    p = rope_permutation(8)
+    assert p.tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    np.testing.assert_allclose(apply_rope_half(x[..., p], pos), apply_rope(x, pos)[..., p], atol=1e-12)
+    np.testing.assert_allclose(rotate_half(np.arange(4.0)), [-2, -3, 0, 1])
+    assert np.abs(apply_rope_half(x, pos) - apply_rope(x, pos)).max() > 0.1  # the layouts differ without p
+
+
+def test_rope_layouts_equal_hugging_face_llama_and_gptj():
+    from transformers.models.gptj.modeling_gptj import apply_rotary_pos_emb as gptj_rope
+    from transformers.models.gptj.modeling_gptj import create_sinusoidal_positions
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as llama_rope
+
+    q = torch.randn(2, 3, 7, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))  # (b, h, n, d)
+    angles = torch.arange(7, dtype=torch.float64)[:, None] * torch.from_numpy(rope_frequencies(16))[None]
+    cos, sin = torch.cat([angles.cos()] * 2, -1)[None], torch.cat([angles.sin()] * 2, -1)[None]   # (1, n, d)
+    llama_q, _ = llama_rope(q, q, cos, sin)
+    np.testing.assert_allclose(positions_torch.apply_rope_half(q).numpy(), llama_q.numpy(), atol=1e-12)
+    np.testing.assert_allclose(apply_rope_half(q.numpy()), llama_q.numpy(), atol=1e-12)
+    sincos = create_sinusoidal_positions(7, 16)[None]                                   # (1, n, d): sin | cos
+    sin_j, cos_j = torch.split(sincos, 8, dim=-1)
+    gptj_q = gptj_rope(q.transpose(1, 2).float(), sin_j, cos_j).transpose(1, 2)        # GPT-J: (b, n, h, d)
+    np.testing.assert_allclose(apply_rope(q.numpy()), gptj_q.numpy(), atol=1e-5)
+
+
 def test_alibi_slopes_match_the_paper():
     np.testing.assert_allclose(alibi_slopes(8), [2.0**-k for k in range(1, 9)])
     np.testing.assert_allclose(alibi_slopes(4), [2.0**-2, 2.0**-4, 2.0**-6, 2.0**-8])
@@ -73,6 +103,9 @@ def test_frameworks_agree():
     ref = apply_rope(x, pos)
     np.testing.assert_allclose(positions_torch.apply_rope(torch.from_numpy(x), torch.from_numpy(pos)).numpy(), ref, atol=1e-5)
     np.testing.assert_allclose(positions_tf.apply_rope(tf.constant(x), tf.constant(pos)).numpy(), ref, atol=1e-5)
+    half = apply_rope_half(x, pos)
+    np.testing.assert_allclose(positions_torch.apply_rope_half(torch.from_numpy(x), pos).numpy(), half, atol=1e-5)
+    np.testing.assert_allclose(positions_tf.apply_rope_half(tf.constant(x), pos).numpy(), half, atol=1e-5)
     np.testing.assert_allclose(positions_torch.sinusoidal_positions(9, 6).numpy(), sinusoidal_positions(9, 6), atol=1e-6)
     np.testing.assert_allclose(positions_tf.alibi_bias(4, 5).numpy(), alibi_bias(4, 5), atol=1e-7)
 

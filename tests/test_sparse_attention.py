@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from utils.core.attention_numpy import scaled_dot_product_attention
-from utils.efficient.kv_cache_numpy import rolling_buffer_attention
 from utils.efficient.sparse_attention_numpy import (
     banded_attention,
     banded_score_count,
     block_sparse_mask,
+    rolling_buffer_attention,
     sliding_window_mask,
 )
 from utils.efficient.sparse_attention_torch import banded_attention as banded_attention_torch

@@ -55,3 +55,10 @@ def check_mask_dtype(dtype_name: str) -> None:
             f"mask must be boolean (True = may attend), got dtype {dtype_name}; "
             "convert explicitly, e.g. mask.astype(bool), after checking its polarity"
         )
+
+
+def check_positive(**values: int) -> None:
+    """Raise ValueError naming the first argument that is not a positive int, e.g. check_positive(n=n, window=w)."""
+    for name, val in values.items():
+        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < 1:
+            raise ValueError(f"{name} must be a positive int, got {val!r}")

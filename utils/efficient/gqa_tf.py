@@ -6,14 +6,15 @@ from typing import Any
 
 from utils.core.attention_tf import scaled_dot_product_attention
 from utils.core.frameworks import import_tensorflow
-from utils.efficient.gqa_numpy import check_heads
+from utils.efficient.gqa_numpy import group_size
+from utils.layers.multihead_tf import merge_heads, split_heads
 
 tf = import_tensorflow()
 
 
 def kv_head_index(n_heads: int, n_kv_heads: int) -> Any:
     """Int tensor (n_heads,): the key/value head each query head reads, i // (h // g)."""
-    return tf.range(n_heads) // check_heads(n_heads, n_kv_heads)
+    return tf.range(n_heads) // group_size(n_heads, n_kv_heads)
 
 
 def repeat_kv(x: Any, n_rep: int) -> Any:
@@ -21,7 +22,7 @@ def repeat_kv(x: Any, n_rep: int) -> Any:
     x = tf.convert_to_tensor(x)
     if x.shape.rank != 4:
         raise ValueError(f"x must have shape (batch, kv_heads, seq, d_head), got {tuple(x.shape)}")
-    return tf.repeat(x, n_rep, axis=1)
+    return tf.repeat(x, n_rep, axis=1)  # heads 0,0,..,1,1,..: query head i reads kv head i // n_rep
 
 
 def grouped_query_attention(q: Any, k: Any, v: Any, mask: Any = None) -> tuple[Any, Any]:
@@ -30,20 +31,8 @@ def grouped_query_attention(q: Any, k: Any, v: Any, mask: Any = None) -> tuple[A
     if q.shape.rank != 4 or k.shape.rank != 4 or v.shape.rank != 4 or k.shape[1] != v.shape[1]:
         raise ValueError(f"q must be (batch, h, n_q, d), k and v (batch, g, n_k, d); got q {tuple(q.shape)}, "
                          f"k {tuple(k.shape)}, v {tuple(v.shape)}")
-    group = check_heads(int(q.shape[1]), int(k.shape[1]))
+    group = group_size(int(q.shape[1]), int(k.shape[1]))
     return scaled_dot_product_attention(q, repeat_kv(k, group), repeat_kv(v, group), mask)
-
-
-def split_heads(x: Any, n_heads: int) -> Any:
-    """(batch, seq, n_heads·d_head) -> (batch, n_heads, seq, d_head)."""
-    b, n, width = x.shape
-    return tf.transpose(tf.reshape(x, (b, n, n_heads, width // n_heads)), (0, 2, 1, 3))
-
-
-def merge_heads(x: Any) -> Any:
-    """(batch, heads, seq, d_head) -> (batch, seq, heads·d_head)."""
-    b, h, n, d = x.shape
-    return tf.reshape(tf.transpose(x, (0, 2, 1, 3)), (b, n, h * d))
 
 
 def gqa_forward(x: Any, params: dict[str, Any], n_heads: int, n_kv_heads: int, mask: Any = None) -> Any:

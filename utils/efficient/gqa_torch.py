@@ -5,19 +5,20 @@ from __future__ import annotations
 import torch
 
 from utils.core.attention_torch import scaled_dot_product_attention
-from utils.efficient.gqa_numpy import check_heads
+from utils.efficient.gqa_numpy import group_size
+from utils.layers.multihead_torch import merge_heads, split_heads
 
 
 def kv_head_index(n_heads: int, n_kv_heads: int) -> torch.Tensor:
     """Long tensor (n_heads,): the key/value head each query head reads, i // (h // g)."""
-    return torch.arange(n_heads) // check_heads(n_heads, n_kv_heads)
+    return torch.arange(n_heads) // group_size(n_heads, n_kv_heads)
 
 
 def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     """(batch, g, seq, d_head) -> (batch, g * n_rep, seq, d_head), each head repeated n_rep times."""
     if x.ndim != 4:
         raise ValueError(f"x must have shape (batch, kv_heads, seq, d_head), got {tuple(x.shape)}")
-    return torch.repeat_interleave(x, n_rep, dim=1)
+    return torch.repeat_interleave(x, n_rep, dim=1)  # heads 0,0,..,1,1,..: query head i reads kv head i // n_rep
 
 
 def grouped_query_attention(
@@ -27,20 +28,8 @@ def grouped_query_attention(
     if q.ndim != 4 or k.ndim != 4 or v.ndim != 4 or k.shape[1] != v.shape[1]:
         raise ValueError(f"q must be (batch, h, n_q, d), k and v (batch, g, n_k, d); got q {tuple(q.shape)}, "
                          f"k {tuple(k.shape)}, v {tuple(v.shape)}")
-    group = check_heads(q.shape[1], k.shape[1])
+    group = group_size(q.shape[1], k.shape[1])
     return scaled_dot_product_attention(q, repeat_kv(k, group), repeat_kv(v, group), mask)
-
-
-def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """(batch, seq, n_heads·d_head) -> (batch, n_heads, seq, d_head)."""
-    b, n, width = x.shape
-    return x.reshape(b, n, n_heads, width // n_heads).transpose(1, 2)
-
-
-def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(batch, heads, seq, d_head) -> (batch, seq, heads·d_head)."""
-    b, h, n, d = x.shape
-    return x.transpose(1, 2).reshape(b, n, h * d)
 
 
 def gqa_forward(

@@ -2,12 +2,12 @@
 
 The attention layers use chapter 05's parameter layout (W_q, W_k, W_v, W_o applied as
 x @ W, with biases), generalised to g key/value heads (`utils.efficient.gqa_numpy`); g = h is
-chapter 05's multi-head attention exactly. Pre-LayerNorm blocks, learned positions
-and an output projection W_out.
+chapter 05's multi-head attention exactly. Pre-LayerNorm blocks, x + attn(LN(x)) then
+x + mlp(LN(x)), as in GPT-2; learned positions and an output projection W_out.
 
-Without a cache every new token re-runs the whole prefix: O(n) work per token, O(n²)
-for n tokens. With a cache each layer stores the keys and values of the tokens seen so
-far, (batch, g, n, d_head) each, so a step only computes the new token's q, k, v:
+Without a cache every new token re-runs the whole prefix. With a cache each layer stores the
+keys and values of the tokens seen so far, (batch, g, n, d_head) each, so a step only computes
+the new token's q, k, v and one row of attention:
 cache bytes = 2 · layers · batch · n · g · d_head · bytes per value.
 """
 
@@ -17,15 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from utils.core.attention_numpy import causal_mask, scaled_dot_product_attention
-from utils.efficient.gqa_numpy import (
-    check_heads,
-    gqa_forward,
-    init_gqa_params,
-    merge_heads,
-    repeat_kv,
-    split_heads,
-)
+from utils.core.attention_numpy import causal_mask
+from utils.efficient.gqa_numpy import group_size, grouped_query_attention, init_gqa_params
+from utils.layers.layer_norm_numpy import layer_norm
+from utils.layers.multihead_numpy import merge_heads, split_heads
 
 
 @dataclass(frozen=True)
@@ -47,7 +42,7 @@ class DecoderConfig:
 
 def init_decoder_params(cfg: DecoderConfig, seed: int = 0) -> dict:
     """Seeded float32 parameters: tok_emb, pos_emb, layers (list of dicts), ln_f_g/ln_f_b, W_out."""
-    check_heads(cfg.n_heads, cfg.n_kv_heads)
+    group_size(cfg.n_heads, cfg.n_kv_heads)
     rng = np.random.default_rng(seed)
 
     def normal(*shape: int, scale: float) -> np.ndarray:
@@ -66,36 +61,19 @@ def init_decoder_params(cfg: DecoderConfig, seed: int = 0) -> dict:
             "W_out": normal(cfg.d_model, cfg.vocab, scale=cfg.d_model**-0.5)}
 
 
-def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """LayerNorm over the last axis."""
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * g + b
-
-
-def _mlp(x: np.ndarray, layer: dict) -> np.ndarray:
+def mlp(x: np.ndarray, layer: dict) -> np.ndarray:
+    """The block's feed-forward network: relu(x W1 + b1) W2 + b2, position by position."""
     return np.maximum(x @ layer["W1"] + layer["b1"], 0.0) @ layer["W2"] + layer["b2"]
 
 
-def _check_tokens(tokens: np.ndarray, cfg: DecoderConfig, start: int = 0) -> np.ndarray:
+def check_tokens(tokens: np.ndarray, cfg: DecoderConfig, start: int = 0) -> np.ndarray:
+    """Validate int tokens (batch, n) whose positions start + n fit in max_len; return them as an array."""
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
         raise ValueError(f"tokens must be an int array (batch, n), got shape {tokens.shape} dtype {tokens.dtype}")
     if start + tokens.shape[1] > cfg.max_len:
         raise ValueError(f"positions up to {start + tokens.shape[1]} exceed max_len={cfg.max_len} (tokens {tokens.shape})")
     return tokens
-
-
-def decoder_logits(params: dict, tokens: np.ndarray, cfg: DecoderConfig) -> np.ndarray:
-    """Logits (batch, n, vocab) for every position, recomputing the whole prefix (no cache)."""
-    tokens = _check_tokens(tokens, cfg)
-    n = tokens.shape[1]
-    x = params["tok_emb"][tokens] + params["pos_emb"][:n]               # (batch, n, d_model)
-    for layer in params["layers"]:
-        h = layer_norm(x, layer["ln1_g"], layer["ln1_b"])
-        x = x + gqa_forward(h, layer["attn"], cfg.n_heads, cfg.n_kv_heads, causal_mask(n))
-        x = x + _mlp(layer_norm(x, layer["ln2_g"], layer["ln2_b"]), layer)
-    return layer_norm(x, params["ln_f_g"], params["ln_f_b"]) @ params["W_out"]
 
 
 class KVCache:
@@ -119,10 +97,48 @@ class KVCache:
             self.v[layer] = np.concatenate([self.v[layer], v_new], axis=-2)
         return self.k[layer], self.v[layer]
 
+    def __repr__(self) -> str:
+        return f"KVCache(layers={len(self.k)}, length={self.length})"
+
     @property
     def nbytes(self) -> int:
         """Bytes held by all cached key and value arrays."""
         return sum(a.nbytes for a in self.k + self.v if a is not None)
+
+
+def decoder_block(x: np.ndarray, layer: dict, cfg: DecoderConfig, cache: KVCache | None = None, i: int = 0) -> np.ndarray:
+    """One pre-LN block on x (batch, t, d_model); with a cache, x holds only the t new positions."""
+    a = layer["attn"]
+    h = layer_norm(x, layer["ln1_g"], layer["ln1_b"])
+    q = split_heads(h @ a["W_q"] + a["b_q"], cfg.n_heads)              # (batch, h, t, d_head)
+    k = split_heads(h @ a["W_k"] + a["b_k"], cfg.n_kv_heads)           # (batch, g, t, d_head)
+    v = split_heads(h @ a["W_v"] + a["b_v"], cfg.n_kv_heads)
+    if cache is not None:
+        k, v = cache.append(i, k, v)                                   # (batch, g, start + t, d_head)
+    mask = causal_mask(q.shape[-2], k.shape[-2])                       # the t new rows of the causal mask
+    out, _ = grouped_query_attention(q, k, v, mask)                    # (batch, h, t, d_head)
+    x = x + merge_heads(out) @ a["W_o"] + a["b_o"]
+    return x + mlp(layer_norm(x, layer["ln2_g"], layer["ln2_b"]), layer)
+
+
+def decoder_forward(params: dict, tokens: np.ndarray, cfg: DecoderConfig, cache: KVCache | None = None) -> np.ndarray:
+    """Logits (batch, t, vocab) for tokens (batch, t) placed after the cache's positions (if any)."""
+    start = 0 if cache is None else cache.length
+    tokens = check_tokens(tokens, cfg, start)
+    x = params["tok_emb"][tokens] + params["pos_emb"][start:start + tokens.shape[1]]   # (batch, t, d_model)
+    for i, layer in enumerate(params["layers"]):
+        x = decoder_block(x, layer, cfg, cache, i)
+    return layer_norm(x, params["ln_f_g"], params["ln_f_b"]) @ params["W_out"]
+
+
+def decoder_logits(params: dict, tokens: np.ndarray, cfg: DecoderConfig) -> np.ndarray:
+    """Logits (batch, n, vocab) for every position, recomputing the whole prefix (no cache)."""
+    return decoder_forward(params, tokens, cfg)
+
+
+def decode_step(params: dict, tokens_new: np.ndarray, cache: KVCache, cfg: DecoderConfig) -> np.ndarray:
+    """Logits (batch, t, vocab) for t new tokens placed after the cached ones; the cache grows by t."""
+    return decoder_forward(params, tokens_new, cfg, cache)
 
 
 def kv_cache_bytes(n_layers: int, batch: int, n: int, n_kv_heads: int, d_head: int, bytes_per_value: int) -> int:
@@ -130,58 +146,15 @@ def kv_cache_bytes(n_layers: int, batch: int, n: int, n_kv_heads: int, d_head: i
     return 2 * n_layers * batch * n * n_kv_heads * d_head * bytes_per_value
 
 
-def decode_step(params: dict, tokens_new: np.ndarray, cache: KVCache, cfg: DecoderConfig) -> np.ndarray:
-    """Logits (batch, t, vocab) for t new tokens placed after the cached ones; the cache grows by t."""
-    start = cache.length
-    tokens_new = _check_tokens(tokens_new, cfg, start)
-    t = tokens_new.shape[1]
-    x = params["tok_emb"][tokens_new] + params["pos_emb"][start:start + t]   # (batch, t, d_model)
-    group = cfg.n_heads // cfg.n_kv_heads
-    for i, layer in enumerate(params["layers"]):
-        a = layer["attn"]
-        h = layer_norm(x, layer["ln1_g"], layer["ln1_b"])
-        q = split_heads(h @ a["W_q"] + a["b_q"], cfg.n_heads)                 # (batch, h, t, d_head)
-        k_new = split_heads(h @ a["W_k"] + a["b_k"], cfg.n_kv_heads)          # (batch, g, t, d_head)
-        v_new = split_heads(h @ a["W_v"] + a["b_v"], cfg.n_kv_heads)
-        k, v = cache.append(i, k_new, v_new)                                  # (batch, g, start + t, d_head)
-        out, _ = scaled_dot_product_attention(q, repeat_kv(k, group), repeat_kv(v, group), causal_mask(t, start + t))
-        x = x + merge_heads(out) @ a["W_o"] + a["b_o"]
-        x = x + _mlp(layer_norm(x, layer["ln2_g"], layer["ln2_b"]), layer)
-    return layer_norm(x, params["ln_f_g"], params["ln_f_b"]) @ params["W_out"]
-
-
-def generate_greedy(params: dict, prompt: np.ndarray, n_new: int, cfg: DecoderConfig, use_cache: bool = True) -> np.ndarray:
-    """Prompt (batch, n0) followed by n_new greedily chosen tokens, (batch, n0 + n_new)."""
-    tokens = _check_tokens(prompt, cfg)
-    if use_cache:
-        cache = KVCache(cfg.n_layers)
-        logits = decode_step(params, tokens, cache, cfg)                      # prefill the prompt
-        for _ in range(n_new):
-            nxt = logits[:, -1].argmax(-1)[:, None]
-            tokens = np.concatenate([tokens, nxt], axis=1)
-            if tokens.shape[1] < prompt.shape[1] + n_new:
-                logits = decode_step(params, nxt, cache, cfg)
-        return tokens
-    for _ in range(n_new):
-        nxt = decoder_logits(params, tokens, cfg)[:, -1].argmax(-1)[:, None]
+def generate_greedy(params: dict, prompt: np.ndarray, n_new: int, cfg: DecoderConfig, use_cache: bool = True,
+                    cache: KVCache | None = None) -> np.ndarray:
+    """Prompt (batch, n0) followed by n_new greedily chosen tokens; pass `cache` to inspect it afterwards."""
+    tokens = check_tokens(prompt, cfg)
+    cache = (cache if cache is not None else KVCache(cfg.n_layers)) if use_cache else None
+    logits = decoder_forward(params, tokens, cfg, cache)                # the prefill: the whole prompt at once
+    for step in range(n_new):
+        nxt = logits[:, -1].argmax(-1)[:, None]                         # (batch, 1)
         tokens = np.concatenate([tokens, nxt], axis=1)
+        if step + 1 < n_new:                                            # the last token needs no logits
+            logits = decoder_forward(params, nxt, cfg, cache) if use_cache else decoder_forward(params, tokens, cfg)
     return tokens
-
-
-def rolling_buffer_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decode q, k, v (n, d) one token at a time with Mistral's rolling buffer of `window` slots.
-
-    Token t is written to slot t % window, overwriting token t - window. Returns (outputs
-    (n, d_v), final buffer of keys (window, d)); outputs equal causal sliding-window attention.
-    """
-    q, k, v = (np.asarray(a) for a in (q, k, v))
-    if q.ndim != 2 or q.shape != k.shape or k.shape[0] != v.shape[0]:
-        raise ValueError(f"q, k must be (n, d) and v (n, d_v); got q {q.shape}, k {k.shape}, v {v.shape}")
-    buf_k, buf_v = np.zeros((window, k.shape[1]), k.dtype), np.zeros((window, v.shape[1]), v.dtype)
-    out = np.empty((q.shape[0], v.shape[1]), np.result_type(q, v))
-    for t in range(q.shape[0]):
-        buf_k[t % window], buf_v[t % window] = k[t], v[t]
-        filled = min(t + 1, window)                       # slots in use; their order does not matter
-        o, _ = scaled_dot_product_attention(q[t:t + 1], buf_k[:filled], buf_v[:filled])
-        out[t] = o[0]
-    return out, buf_k

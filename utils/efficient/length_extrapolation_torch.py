@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.efficient.positions_torch import alibi_bias, apply_rope, sinusoidal_positions
+from utils.efficient import positions_torch
 
 SCHEMES = ("none", "learned", "sinusoidal", "rope", "alibi")
 
@@ -63,14 +63,14 @@ class TinyAttentionModel(nn.Module):
         if self.scheme == "learned":
             x = x + self.pos(torch.arange(n))
         elif self.scheme == "sinusoidal":
-            x = x + sinusoidal_positions(n, self.cfg.d_model)
+            x = x + positions_torch.sinusoidal_positions(n, self.cfg.d_model)
         q, k, v = (t.reshape(b, n, h, d_head).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
-        if self.scheme == "rope":
-            q, k = apply_rope(q), apply_rope(k)                         # (batch, heads, n, d_head)
+        if self.scheme == "rope":                                       # (batch, heads, n, d_head)
+            q, k = positions_torch.apply_rope(q), positions_torch.apply_rope(k)
         mask = torch.ones(n, n, dtype=torch.bool).tril()
         bias = torch.zeros(n, n).masked_fill(~mask, float("-inf"))
         if self.scheme == "alibi":
-            bias = bias + alibi_bias(h, n)                              # (heads, n, n)
+            bias = bias + positions_torch.alibi_bias(h, n)              # (heads, n, n)
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)    # (batch, heads, n, d_head)
         return self.out(a.transpose(1, 2).reshape(b, n, -1))           # (batch, n, n_markers)
 

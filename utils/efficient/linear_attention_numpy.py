@@ -49,7 +49,8 @@ def performer_features(x: np.ndarray, omega: np.ndarray, is_query: bool) -> np.n
     return np.exp(proj - shift) / np.sqrt(omega.shape[0])
 
 
-def _check(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+def check_features(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+    """Raise ValueError unless features φ(q), φ(k) (..., n, m) and v (..., n, d_v) share (..., n)."""
     if q.ndim < 2 or q.shape[:-1] != k.shape[:-1] or k.shape[:-1] != v.shape[:-1]:
         raise ValueError(f"q, k (..., n, m) and v (..., n, d_v) must share (..., n); got q {q.shape}, k {k.shape}, v {v.shape}")
 
@@ -57,7 +58,7 @@ def _check(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
 def linear_attention(phi_q: np.ndarray, phi_k: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Non-causal: φ(Q) (φ(K)ᵀ V) / φ(Q) (φ(K)ᵀ 1), given features φ(Q), φ(K) (..., n, m)."""
     phi_q, phi_k, v = (np.asarray(a) for a in (phi_q, phi_k, v))
-    _check(phi_q, phi_k, v)
+    check_features(phi_q, phi_k, v)
     kv = np.swapaxes(phi_k, -1, -2) @ v                   # (..., m, d_v): computed once
     z = phi_k.sum(axis=-2)                                # (..., m)
     return (phi_q @ kv) / (phi_q @ z[..., None])          # (..., n, d_v)
@@ -66,7 +67,7 @@ def linear_attention(phi_q: np.ndarray, phi_k: np.ndarray, v: np.ndarray) -> np.
 def causal_linear_attention(phi_q: np.ndarray, phi_k: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Causal, parallel form: (φ(Q) φ(K)ᵀ ⊙ lower-triangle) V / row sums; O(n²), the reference."""
     phi_q, phi_k, v = (np.asarray(a) for a in (phi_q, phi_k, v))
-    _check(phi_q, phi_k, v)
+    check_features(phi_q, phi_k, v)
     a = np.tril(phi_q @ np.swapaxes(phi_k, -1, -2))       # (..., n, n)
     return (a @ v) / a.sum(axis=-1, keepdims=True)
 
@@ -74,7 +75,7 @@ def causal_linear_attention(phi_q: np.ndarray, phi_k: np.ndarray, v: np.ndarray)
 def causal_linear_attention_recurrent(phi_q: np.ndarray, phi_k: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Causal, recurrent form: S_t = S_{t-1} + φ(k_t) v_tᵀ, z_t = z_{t-1} + φ(k_t); O(n) steps, O(1) state."""
     phi_q, phi_k, v = (np.asarray(a) for a in (phi_q, phi_k, v))
-    _check(phi_q, phi_k, v)
+    check_features(phi_q, phi_k, v)
     lead, (n, m), d_v = phi_q.shape[:-2], phi_q.shape[-2:], v.shape[-1]
     state = np.zeros((*lead, m, d_v))                     # S: (..., m, d_v)
     z = np.zeros((*lead, m))                              # z: (..., m)
@@ -89,7 +90,7 @@ def causal_linear_attention_recurrent(phi_q: np.ndarray, phi_k: np.ndarray, v: n
 def causal_linear_attention_chunked(phi_q: np.ndarray, phi_k: np.ndarray, v: np.ndarray, chunk: int = 64) -> np.ndarray:
     """Causal, chunked form: quadratic inside each chunk, the recurrent state across chunks; O(n·(chunk + m))."""
     phi_q, phi_k, v = (np.asarray(a) for a in (phi_q, phi_k, v))
-    _check(phi_q, phi_k, v)
+    check_features(phi_q, phi_k, v)
     lead, (n, m), d_v = phi_q.shape[:-2], phi_q.shape[-2:], v.shape[-1]
     state, z = np.zeros((*lead, m, d_v)), np.zeros((*lead, m))
     out = np.empty((*lead, n, d_v))

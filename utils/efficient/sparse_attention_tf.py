@@ -8,16 +8,20 @@ from typing import Any
 import numpy as np
 
 from utils.core.frameworks import import_tensorflow
-from utils.efficient.sparse_attention_numpy import _band_allowed, _check_positive
+from utils.core.validation import check_positive
+from utils.efficient.sparse_attention_numpy import band_allowed
 
 tf = import_tensorflow()
 
 
-def _band_bias(chunks: int, window: int, dtype: Any) -> Any:
-    """(chunks, w, 2w) additive bias: 0 where a query of a chunk may see a key, -inf elsewhere."""
-    allowed = np.broadcast_to(_band_allowed(window), (chunks, window, 2 * window)).copy()
-    allowed[0, :, :window] = False                                    # chunk 0 has no previous chunk
-    return tf.constant(np.where(allowed, 0.0, -np.inf), dtype=dtype)
+def chunks_with_previous(x: Any, window: int) -> Any:
+    """(..., n, d) -> (..., C, 2·window, d): chunk c of `window` rows, preceded by chunk c - 1 (zeros for c = 0)."""
+    n, d = x.shape[-2], x.shape[-1]
+    chunks = -(-n // window)
+    lead = x.shape[:-2].as_list()
+    x_c = tf.reshape(tf.pad(x, [[0, 0]] * len(lead) + [[window, chunks * window - n], [0, 0]]),
+                     [*lead, chunks + 1, window, d])                               # chunk -1 is zeros
+    return tf.concat([x_c[..., :-1, :, :], x_c[..., 1:, :, :]], axis=-2)
 
 
 def banded_attention(q: Any, k: Any, v: Any, window: int) -> Any:
@@ -26,21 +30,13 @@ def banded_attention(q: Any, k: Any, v: Any, window: int) -> Any:
     if q.shape.rank < 2 or q.shape != k.shape or k.shape[:-1] != v.shape[:-1]:
         raise ValueError(f"q and k must have equal shapes (..., n, d), v (..., n, d_v); got q {tuple(q.shape)}, "
                          f"k {tuple(k.shape)}, v {tuple(v.shape)}")
-    _check_positive(window=window)
-    n, d = q.shape[-2:]
+    check_positive(window=window)
+    n, d = q.shape[-2], q.shape[-1]
     chunks = -(-n // window)
-    pad_end = chunks * window - n
-    lead = q.shape[:-2].as_list()
-
-    def pad(x: Any, front: int) -> Any:
-        return tf.pad(x, [[0, 0]] * len(lead) + [[front, pad_end], [0, 0]])
-
-    q_c = tf.reshape(pad(q, 0), [*lead, chunks, window, d])                     # (..., C, w, d)
-    k_c = tf.reshape(pad(k, window), [*lead, chunks + 1, window, d])            # (..., C+1, w, d), chunk -1 is zeros
-    v_c = tf.reshape(pad(v, window), [*lead, chunks + 1, window, v.shape[-1]])
-    k_w = tf.concat([k_c[..., :-1, :, :], k_c[..., 1:, :, :]], axis=-2)         # (..., C, 2w, d)
-    v_w = tf.concat([v_c[..., :-1, :, :], v_c[..., 1:, :, :]], axis=-2)
+    q_c = chunks_with_previous(q, window)[..., window:, :]                       # (..., C, w, d): own chunk only
+    k_w, v_w = chunks_with_previous(k, window), chunks_with_previous(v, window)  # (..., C, 2w, d)
     scores = tf.matmul(q_c, k_w, transpose_b=True) / math.sqrt(d)               # (..., C, w, 2w)
-    weights = tf.nn.softmax(scores + _band_bias(chunks, window, scores.dtype), axis=-1)
-    out = tf.reshape(tf.matmul(weights, v_w), [*lead, chunks * window, v.shape[-1]])
+    bias = tf.constant(np.where(band_allowed(window, chunks), 0.0, -np.inf), dtype=scores.dtype)
+    weights = tf.nn.softmax(scores + bias, axis=-1)
+    out = tf.reshape(tf.matmul(weights, v_w), [*q.shape[:-2].as_list(), chunks * window, v.shape[-1]])
     return out[..., :n, :]
