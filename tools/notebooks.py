@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -22,9 +23,20 @@ def all_notebooks() -> list[Path]:
     return sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
 
 
+def ensure_cell_ids(nb, name: str) -> None:
+    """Give every cell a stable id (nbformat 4.5): the Chinese edition's catalogue is keyed by it."""
+    nb.nbformat, nb.nbformat_minor = 4, max(nb.get("nbformat_minor", 5), 5)
+    seen = set()
+    for i, cell in enumerate(nb.cells):
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = hashlib.sha1(f"{name}:{i}:{cell.source}".encode()).hexdigest()[:8]
+        seen.add(cell["id"])
+
+
 def refresh(path: Path, timeout: int = 900) -> float:
     """Execute one notebook in a fresh kernel in its own folder and save it; return seconds."""
     nb = nbformat.read(path, as_version=4)
+    ensure_cell_ids(nb, path.name)
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata.pop("widgets", None)
     start = time.perf_counter()

@@ -38,6 +38,25 @@ LANGUAGE_LINE = "%env COURSE_LANG=zh"
 FOLDERS = ("chapters", "solutions")
 
 
+# The cell that quotes the post (made by tools/post_quotes.py) is already bilingual: the
+# Chinese edition only swaps its English framing words, mechanically, with no catalogue entry.
+QUOTE_CELL_ID = "post-quote"
+QUOTE_FRAMING = {
+    "What the source post says: ": "原文怎么说：",
+    "(中文 and English; click to open)": "（中文原文与英文译文；点击展开）",
+    "**English** (our translation)": "**English**（我们的译文）",
+    "The whole post: ": "全文：",
+    " · terms: [glossary, English ↔ 中文]": " · 术语：[中英术语表]",
+    " · the post's errors: [corrections]": " · 原文的错误：[勘误表]",
+}
+
+
+def localize_quote(text: str) -> str:
+    for en, zh in QUOTE_FRAMING.items():
+        text = text.replace(en, zh)
+    return text
+
+
 def english_notebooks() -> list[Path]:
     """Every English chapter and solutions notebook, in order."""
     return [p for folder in FOLDERS for p in sorted((ROOT / folder).glob("*.ipynb"))]
@@ -88,10 +107,13 @@ def problems(notebooks: list[Path] | None = None) -> list[Problem]:
     for nb_path in notebooks or english_notebooks():
         entries = load_catalogue(nb_path)
         for i, cell in enumerate(_read(nb_path)["cells"]):
-            if cell["cell_type"] != "markdown":
+            if cell["cell_type"] != "markdown" or cell.get("id") == QUOTE_CELL_ID:
                 continue
             text = "".join(cell["source"])
             first = text.strip().split("\n", 1)[0]
+            if "id" not in cell:
+                out.append(Problem(nb_path, i, "?", "without a cell id (run `make refresh NB=...`)", first))
+                continue
             entry = entries.get(cell["id"])
             if entry is None:
                 out.append(Problem(nb_path, i, cell["id"], "missing", first))
@@ -107,9 +129,11 @@ def prepare(notebooks: list[Path] | None = None) -> int:
     count = 0
     for nb_path in notebooks or english_notebooks():
         entries = load_catalogue(nb_path)
-        cells = [c for c in _read(nb_path)["cells"] if c["cell_type"] == "markdown"]
+        cells = [c for c in _read(nb_path)["cells"] if c["cell_type"] == "markdown" and c.get("id") != QUOTE_CELL_ID]
         new: dict[str, dict] = {}
         for cell in cells:
+            if "id" not in cell:
+                raise ValueError(f"{nb_path.name} has cells without an id: run `make refresh NB={nb_path}`")
             text = "".join(cell["source"])
             entry = entries.get(cell["id"])
             if entry is None or entry.get("en_sha256") != sha(text):
@@ -147,7 +171,9 @@ def build_notebook(english: Path) -> dict:
     old_outputs = {c["id"]: c for c in old["cells"]} if old else {}
     first_code = True
     for cell in nb["cells"]:
-        if cell["cell_type"] == "markdown":
+        if cell["cell_type"] == "markdown" and cell.get("id") == QUOTE_CELL_ID:
+            cell["source"] = adjust_links(localize_quote("".join(cell["source"]))).splitlines(keepends=True)
+        elif cell["cell_type"] == "markdown":
             entry = entries.get(cell["id"])
             if not entry or not entry.get("zh") or entry["en_sha256"] != sha("".join(cell["source"])):
                 raise ValueError(f"{english.relative_to(ROOT)}: cell {cell['id']} has no current translation; "
