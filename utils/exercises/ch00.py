@@ -42,14 +42,18 @@ def _unnormalised(x):
 
 register(Exercise(
     id="00.1",
-    title="numerically stable softmax",
+    title="numerically stable softmax", title_zh="数值稳定的 softmax",
     reference=lambda x: softmax(x, axis=-1),
     cases=_softmax_cases,
     mistakes=[
-        Mistake("exp overflows for large logits: subtract the row max before np.exp.", _naive),
-        Mistake("softmax must normalise along the last axis (axis=-1), not axis 0.", _wrong_axis),
+        Mistake("exp overflows for large logits: subtract the row max before np.exp.", _naive,
+                hint_zh="logits 很大时 exp 会上溢：先减去每行的最大值，再调用 np.exp。"),
+        Mistake("softmax must normalise along the last axis (axis=-1), not axis 0.", _wrong_axis,
+                hint_zh="softmax 要沿最后一个轴（axis=-1）归一化，而不是 axis 0。"),
         Mistake("subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole array.",
-                _global_max),
-        Mistake("divide by the row sum: each row of a softmax sums to 1.", _unnormalised),
+                _global_max,
+                hint_zh="减去每一行自己的最大值（x.max(axis=-1, keepdims=True)），而不是整个数组的最大值。"),
+        Mistake("divide by the row sum: each row of a softmax sums to 1.", _unnormalised,
+                hint_zh="还要除以行和：softmax 的每一行之和都是 1。"),
     ],
 ))

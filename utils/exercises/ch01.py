@@ -51,16 +51,20 @@ def _pool_off_by_one(x, lengths):
 
 register(Exercise(
     id="01.1",
-    title="a masked mean-pooled summary",
+    title="a masked mean-pooled summary", title_zh="带掩码的平均池化摘要",
     reference=_mean_pool,
     cases=_mean_pool_cases,
     mistakes=[
         Mistake("padding positions must not count: average only the first lengths[b] positions.",
-                _pool_includes_padding),
+                _pool_includes_padding,
+                hint_zh="填充位置不能计入：只对前 lengths[b] 个位置求平均。"),
         Mistake("divide by the number of valid positions (lengths[b]), not by the padded length n.",
-                _pool_divides_by_n),
-        Mistake("a mean divides the sum by the count of valid positions; you returned the sum.", _pool_sums),
-        Mistake("off-by-one: position i is valid when i < lengths[b], not i <= lengths[b].", _pool_off_by_one),
+                _pool_divides_by_n,
+                hint_zh="除以有效位置的个数（lengths[b]），而不是填充后的长度 n。"),
+        Mistake("a mean divides the sum by the count of valid positions; you returned the sum.", _pool_sums,
+                hint_zh="平均值是总和除以有效位置的个数；你返回的是总和。"),
+        Mistake("off-by-one: position i is valid when i < lengths[b], not i <= lengths[b].", _pool_off_by_one,
+                hint_zh="差一错误：位置 i 有效的条件是 i < lengths[b]，而不是 i <= lengths[b]。"),
     ],
 ))
 
@@ -112,15 +116,19 @@ def _retrieve_unnormalised(q, keys, values):
 
 register(Exercise(
     id="01.2",
-    title="retrieve a value with attention",
+    title="retrieve a value with attention", title_zh="用注意力检索一个值",
     reference=_retrieve,
     cases=_retrieve_cases,
     mistakes=[
-        Mistake("divide the scores q·k by √d_k before the softmax.", _retrieve_unscaled),
+        Mistake("divide the scores q·k by √d_k before the softmax.", _retrieve_unscaled,
+                hint_zh="在 softmax 之前把分数 q·k 除以 √d_k。"),
         Mistake("the softmax runs over the n keys of each sequence (axis=-1), not over the batch.",
-                _retrieve_batch_axis),
+                _retrieve_batch_axis,
+                hint_zh="softmax 作用在每个序列的 n 个键上（axis=-1），而不是沿批量维。"),
         Mistake("this is a hard lookup (argmax); attention takes a softmax-weighted average of all values.",
-                _retrieve_hard),
-        Mistake("normalise the weights: divide exp(scores) by their sum over the keys.", _retrieve_unnormalised),
+                _retrieve_hard,
+                hint_zh="这是硬查找（argmax）；注意力是对所有值按 softmax 权重做加权平均。"),
+        Mistake("normalise the weights: divide exp(scores) by their sum over the keys.", _retrieve_unnormalised,
+                hint_zh="要把权重归一化：用 exp(scores) 除以它在所有键上的和。"),
     ],
 ))

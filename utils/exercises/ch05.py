@@ -41,17 +41,20 @@ def _split_d_head_before_seq(x, n_heads):
 
 register(Exercise(
     id="05.1",
-    title="split the model dimension into heads",
+    title="split the model dimension into heads", title_zh="把模型维度拆分成多个头",
     reference=split_heads,
     cases=_split_cases,
     frameworks=FRAMEWORKS,
     mistakes=[
         Mistake("a reshape alone mixes sequence positions into the heads: reshape to (batch, seq, heads, d_head), "
-                "then transpose seq and heads.", _split_reshape_only),
+                "then transpose seq and heads.", _split_reshape_only,
+                hint_zh="只做 reshape 会把序列位置混进各个头：先 reshape 成 (batch, seq, heads, d_head)，再交换 seq 和 heads 两个轴。"),
         Mistake("head h owns the contiguous columns h*d_head:(h+1)*d_head: reshape to (batch, seq, heads, d_head), "
-                "not (batch, seq, d_head, heads).", _split_interleaved),
+                "not (batch, seq, d_head, heads).", _split_interleaved,
+                hint_zh="第 h 个头拥有连续的列 h*d_head:(h+1)*d_head：要 reshape 成 (batch, seq, heads, d_head)，而不是 (batch, seq, d_head, heads)。"),
         Mistake("the result is (batch, heads, seq, d_head): swap only axes 1 and 2, (0, 2, 1, 3).",
-                _split_d_head_before_seq),
+                _split_d_head_before_seq,
+                hint_zh="结果形状是 (batch, heads, seq, d_head)：只交换第 1、2 个轴，即 (0, 2, 1, 3)。"),
     ],
 ))
 
@@ -81,15 +84,17 @@ def _merge_interleaved(x):
 
 register(Exercise(
     id="05.2",
-    title="merge the heads back into the model dimension",
+    title="merge the heads back into the model dimension", title_zh="把多个头合并回模型维度",
     reference=merge_heads,
     cases=_merge_cases,
     frameworks=FRAMEWORKS,
     mistakes=[
         Mistake("a reshape alone mixes heads and positions: first transpose to (batch, seq, heads, d_head), "
-                "then reshape.", _merge_reshape_only),
+                "then reshape.", _merge_reshape_only,
+                hint_zh="只做 reshape 会把头和位置混在一起：先转置成 (batch, seq, heads, d_head)，再 reshape。"),
         Mistake("concatenate whole heads: transpose with (0, 2, 1, 3), not (0, 2, 3, 1), so each head's d_head "
-                "values stay together.", _merge_interleaved),
+                "values stay together.", _merge_interleaved,
+                hint_zh="要整头拼接：用 (0, 2, 1, 3) 转置，而不是 (0, 2, 3, 1)，这样每个头的 d_head 个值才会连在一起。"),
     ],
 ))
 
@@ -135,18 +140,22 @@ def _mask_padding_on_queries(lengths, n):
 
 register(Exercise(
     id="05.3",
-    title="a causal mask with padding for the decoder",
+    title="a causal mask with padding for the decoder", title_zh="解码器的带填充因果掩码",
     reference=_decoder_mask_reference,
     cases=_decoder_mask_cases,
     frameworks=FRAMEWORKS,
     mistakes=[
         Mistake("off by one: a query may attend to its own position, so keep the diagonal (key j <= query i).",
-                _mask_strict),
-        Mistake("that mask lets queries see the future: use the lower triangle (np.tril), not np.triu.", _mask_future),
+                _mask_strict,
+                hint_zh="差一错误：查询可以关注自己的位置，所以要保留对角线（键 j <= 查询 i）。"),
+        Mistake("that mask lets queries see the future: use the lower triangle (np.tril), not np.triu.", _mask_future,
+                hint_zh="这个掩码让查询看到了未来：要用下三角（np.tril），而不是 np.triu。"),
         Mistake("padding keys (positions >= length) must be blocked too: combine the causal mask with the "
-                "padding mask.", _mask_no_padding),
+                "padding mask.", _mask_no_padding,
+                hint_zh="填充位置的键（位置 >= length）也必须屏蔽：把因果掩码和填充掩码合起来。"),
         Mistake("padding belongs on the keys (last axis), not on the queries: mask[b, 0, i, j] needs j < length.",
-                _mask_padding_on_queries),
+                _mask_padding_on_queries,
+                hint_zh="填充掩码作用在键上（最后一个轴），而不是查询上：mask[b, 0, i, j] 要求 j < length。"),
     ],
 ))
 
@@ -180,16 +189,19 @@ def _state_out_untransposed(p):
 
 register(Exercise(
     id="05.4",
-    title="our weights in torch.nn.MultiheadAttention's layout",
+    title="our weights in torch.nn.MultiheadAttention's layout", title_zh="把我们的权重换成 torch.nn.MultiheadAttention 的布局",
     reference=_torch_state_reference,
     cases=_state_cases,
     forbidden=("utils.layers.library_layers.torch_mha_state",),
     results=("in_proj_weight", "in_proj_bias", "out_proj_weight", "out_proj_bias"),
     mistakes=[
         Mistake("PyTorch stores weights as (out, in) and computes x @ W.T: transpose each of W_q, W_k, W_v and W_o.",
-                _state_untransposed),
-        Mistake("in_proj_weight is (3·d_model, d_model): stack W_qᵀ, W_kᵀ, W_vᵀ along rows (axis 0).", _state_columns),
-        Mistake("out_proj is an nn.Linear too: its weight is W_o transposed.", _state_out_untransposed),
+                _state_untransposed,
+                hint_zh="PyTorch 按 (out, in) 存权重并计算 x @ W.T：W_q、W_k、W_v 和 W_o 都要转置。"),
+        Mistake("in_proj_weight is (3·d_model, d_model): stack W_qᵀ, W_kᵀ, W_vᵀ along rows (axis 0).", _state_columns,
+                hint_zh="in_proj_weight 的形状是 (3·d_model, d_model)：把 W_qᵀ、W_kᵀ、W_vᵀ 沿行（axis 0）堆叠。"),
+        Mistake("out_proj is an nn.Linear too: its weight is W_o transposed.", _state_out_untransposed,
+                hint_zh="out_proj 也是一个 nn.Linear：它的权重是 W_o 的转置。"),
     ],
 ))
 
@@ -198,14 +210,17 @@ register(Exercise(
 
 register(Exercise(
     id="05.5",
-    title="parameters of the post's MultiHeadAttention(num_heads=8, key_dim=512) at d_model=512",
+    title="parameters of the post's MultiHeadAttention(num_heads=8, key_dim=512) at d_model=512", title_zh="原文中 MultiHeadAttention(num_heads=8, key_dim=512) 在 d_model=512 时的参数量",
     reference=mha_param_count(512, 8, key_dim=512),
     kind="value",
     mistakes=[
         Mistake("that is the standard layer with key_dim = d_model / num_heads = 64; the post passes key_dim=d_model, "
-                "and key_dim is per head.", mha_param_count(512, 8)),
-        Mistake("count the biases too: 3 × 8 × 512 for Q, K, V and 512 for the output.", 4 * 8 * 512 * 512),
+                "and key_dim is per head.", mha_param_count(512, 8),
+                hint_zh="这是 key_dim = d_model / num_heads = 64 的标准层；原文传的是 key_dim=d_model，而 key_dim 是每个头的维度。"),
+        Mistake("count the biases too: 3 × 8 × 512 for Q, K, V and 512 for the output.", 4 * 8 * 512 * 512,
+                hint_zh="偏置也要算上：Q、K、V 共 3 × 8 × 512 个，输出还有 512 个。"),
         Mistake("the output projection maps num_heads × key_dim = 4096 features back to 512: it is 8× bigger too.",
-                3 * (512 * 4096 + 4096) + 512 * 512 + 512),
+                3 * (512 * 4096 + 4096) + 512 * 512 + 512,
+                hint_zh="输出投影把 num_heads × key_dim = 4096 个特征映射回 512：它同样大了 8 倍。"),
     ],
 ))

@@ -54,16 +54,20 @@ def _iso_year_unpadded(day, month, year):
 
 register(Exercise(
     id="06.1",
-    title="the ISO 8601 target of a date",
+    title="the ISO 8601 target of a date", title_zh="日期的 ISO 8601 目标格式",
     reference=_iso,
     cases=_iso_cases,
     mistakes=[
-        Mistake("list.index() counts from 0: January is month 01, so add 1 to the index.", _iso_zero_based),
+        Mistake("list.index() counts from 0: January is month 01, so add 1 to the index.", _iso_zero_based,
+                hint_zh="list.index() 从 0 开始计数：一月是 01 月，所以索引要加 1。"),
         Mistake("ISO 8601 pads: month and day always have two digits (f'{m:02d}'), the year four.",
-                _iso_unpadded),
-        Mistake("ISO 8601 is year-MONTH-day: the month comes before the day.", _iso_day_month_swapped),
+                _iso_unpadded,
+                hint_zh="ISO 8601 要补零：月和日总是两位（f'{m:02d}'），年是四位。"),
+        Mistake("ISO 8601 is year-MONTH-day: the month comes before the day.", _iso_day_month_swapped,
+                hint_zh="ISO 8601 的顺序是 年-月-日：月在日之前。"),
         Mistake("the year has four digits in ISO 8601 too: 987 is written 0987 (f'{year:04d}').",
-                _iso_year_unpadded),
+                _iso_year_unpadded,
+                hint_zh="ISO 8601 中年份也是四位：987 要写成 0987（f'{year:04d}'）。"),
     ],
 ))
 
@@ -114,16 +118,19 @@ def _em_before_eos_only(predicted, target):
 
 register(Exercise(
     id="06.2",
-    title="exact match up to <eos>",
+    title="exact match up to <eos>", title_zh="截至 <eos> 的完全匹配",
     reference=exact_match_ids,
     cases=_em_cases,
     mistakes=[
         Mistake("return one bool per sequence (shape (batch,)), not one per token: a sequence is right "
-                "only if all its tokens are.", _em_token_accuracy),
+                "only if all its tokens are.", _em_token_accuracy,
+                hint_zh="每个序列返回一个布尔值（形状 (batch,)），而不是每个词元一个：只有所有词元都对，序列才算对。"),
         Mistake("what comes after the target's <eos> is not part of the answer: ignore those positions "
-                "(a model may write anything after it stops).", _em_whole_row),
+                "(a model may write anything after it stops).", _em_whole_row,
+                hint_zh="目标中 <eos> 之后的内容不属于答案：忽略这些位置（模型停下之后写什么都可以）。"),
         Mistake("the <eos> itself must match too: a prediction that does not stop where the target stops "
-                "('2026-11-28' followed by more digits) is wrong.", _em_before_eos_only),
+                "('2026-11-28' followed by more digits) is wrong.", _em_before_eos_only,
+                hint_zh="<eos> 本身也必须匹配：没有在目标停止处停下的预测（'2026-11-28' 后面还跟着数字）是错的。"),
     ],
 ))
 
@@ -187,17 +194,21 @@ def _att_counts_question(weights, sent_ids):
 
 register(Exercise(
     id="06.3",
-    title="which sentence gets the attention?",
+    title="which sentence gets the attention?", title_zh="哪个句子得到了注意力？",
     reference=attended_sentence,
     cases=_att_cases,
     mistakes=[
         Mistake("add up the weights of ALL tokens of a sentence; the sentence holding the single largest "
-                "weight is not always the one with the most mass.", _att_max_token),
+                "weight is not always the one with the most mass.", _att_max_token,
+                hint_zh="要把一个句子中“所有”词元的权重加起来；含有单个最大权重的句子，不一定是总权重最大的句子。"),
         Mistake("sum over every head (axis 0), not just head 0: heads attend to different places.",
-                _att_first_head),
+                _att_first_head,
+                hint_zh="要对所有头求和（axis 0），而不只是第 0 个头：不同的头关注不同的位置。"),
         Mistake("sum the weights of a sentence, do not average them: the mean favours short sentences.",
-                _att_mean_per_sentence),
+                _att_mean_per_sentence,
+                hint_zh="对句子的权重求和，不要求平均：平均值会偏向短句子。"),
         Mistake("tokens with sentence id -1 (the question, padding) belong to no sentence: leave them out.",
-                _att_counts_question),
+                _att_counts_question,
+                hint_zh="句子编号为 -1 的词元（问题、填充）不属于任何句子：把它们排除在外。"),
     ],
 ))
