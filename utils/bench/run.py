@@ -109,7 +109,7 @@ def run_attention(sizes: tuple[int, ...] = FULL_SIZES, d: int = 64, repeats: int
 
 # The other benchmark groups, each a module with `run(quick: bool) -> list[dict]`, listed here
 # explicitly (no discovery by file name), in the order they run.
-GROUP_MODULES = ("utils.bench.long_context", "utils.bench.ring")
+GROUP_MODULES = ("utils.bench.long_context", "utils.bench.ring", "utils.bench.lm_generate")
 
 
 def extension_modules() -> list[Any]:
