@@ -96,6 +96,18 @@ def test_exercises_pair_up_between_chapter_and_solutions(chapter):
         assert "strict=True" in rest, f"solutions: check('{eid}') must use strict=True"
 
 
+EXERCISE_HEADING = re.compile(r"^### Exercise [0-9]{2}[a-z]?\.[0-9]+: \S.* · ★{1,3} · ~[0-9]+ min$")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)
+def test_exercise_headings_give_difficulty_and_time(chapter):
+    lines = [line for c in _read(chapter).cells if c.cell_type == "markdown"
+             for line in c.source.splitlines() if re.match(r"^#{1,6} Exercise ", line)]
+    bad = [line for line in lines if not EXERCISE_HEADING.match(line)]
+    assert not bad, (f"{chapter.name}: exercise headings must read "
+                     f"'### Exercise NN.k: title · ★★ · ~10 min' (★ to ★★★):\n" + "\n".join(bad))
+
+
 def test_every_registered_exercise_is_used_by_a_chapter():
     used = {c[1] for chapter in CHAPTERS for c in _checks(_read(chapter))}
     registered = set(load_all())
