@@ -83,3 +83,21 @@ def test_links_point_from_the_zh_folder():
     assert zh.adjust_links(text) == (
         "[sol](../../solutions/zh/05_practice_solutions.ipynb#ex) [next](06_applications.ipynb) "
         "[gloss](../../docs/glossary.md) [web](https://example.org) [here](#top)")
+
+
+def test_course_lang_selects_chinese_verdicts_and_set_language_wins(monkeypatch, capsys):
+    from utils.exercises import check, messages
+
+    def stable_softmax(x): ...
+
+    monkeypatch.setitem(messages._state, "language", None)
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    check("00.1", stable_softmax)
+    assert capsys.readouterr().out.startswith("⏳ 练习 00.1（")
+    messages.set_language("en")
+    check("00.1", stable_softmax)
+    assert capsys.readouterr().out.startswith("⏳ Exercise 00.1 (")
+    monkeypatch.setitem(messages._state, "language", None)
+    monkeypatch.setenv("COURSE_LANG", "fr")
+    with pytest.raises(ValueError, match="COURSE_LANG must be one of"):
+        messages.get_language()
