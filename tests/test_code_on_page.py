@@ -29,6 +29,16 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
 # chapter file prefix -> (package file, definition) pairs that the chapter must show in full.
 REQUIRED: dict[str, list[tuple[str, str]]] = {}
+REQUIRED["08c"] = [
+    *[("utils/distributed/ring_numpy.py", name) for name in
+      ("shard_positions", "ring_block_step", "compute_on_device", "finish", "ring_attention_simulated",
+       "ring_bytes_per_process")],
+    *[("utils/distributed/ring_torch.py", name) for name in ("exchange", "ring_attention_process", "ring_worker")],
+    *[("utils/distributed/ulysses_torch.py", name) for name in
+      ("seq_to_heads", "heads_to_seq", "ulysses_attention_process", "ulysses_bytes_per_process")],
+    *[("utils/distributed/paged_kv_numpy.py", name) for name in
+      ("PagedKVCache", "paged_attention", "simulate_server", "wasted_percent")],
+]
 
 
 def _cells(path: Path) -> list[dict]:

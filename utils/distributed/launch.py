@@ -28,13 +28,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bytes_written() -> int:
-    """Bytes this process has passed to write() and writev(), sockets included (Linux /proc/self/io wchar)."""
-    with open("/proc/self/io", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("wchar:"):
-                return int(line.split()[1])
-    raise OSError("/proc/self/io has no wchar line")
+def bytes_written() -> int | None:
+    """Bytes this process has passed to write() and writev(), sockets included (Linux /proc/self/io wchar).
+
+    None where the operating system does not count them (macOS, Windows)."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("wchar:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def bytes_since(start: int | None) -> int | None:
+    """Bytes written since `start = bytes_written()`, or None where they are not counted."""
+    now = bytes_written()
+    return None if start is None or now is None else now - start
 
 
 def _entry(rank: int, world: int, port: int, jobs: list[tuple[Callable[..., Any], tuple]], results: Any) -> None:

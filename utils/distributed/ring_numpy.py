@@ -77,7 +77,9 @@ def finish(dev: Device) -> np.ndarray:
 def ring_attention_simulated(q: np.ndarray, k: np.ndarray, v: np.ndarray, P: int, causal: bool = False,
                              layout: str = "contiguous") -> tuple[np.ndarray, np.ndarray]:
     """Ring attention over P simulated devices: (output (..., n, d_v) in token order, work per device (P,))."""
-    q, k, v = _check_qkv(q, k, v)
+    q, k, v = (np.asarray(a, dtype=np.float32) for a in (q, k, v))
+    if q.ndim < 2 or q.shape != k.shape or k.shape[:-1] != v.shape[:-1]:
+        raise ValueError(f"need q, k of shape (..., n, d), v (..., n, d_v); got q {q.shape}, k {k.shape}, v {v.shape}")
     positions = shard_positions(q.shape[-2], P, layout)
     devices = [new_device(q[..., pos, :], pos, v.shape[-1]) for pos in positions]
     held = [(k[..., pos, :], v[..., pos, :], pos) for pos in positions]       # the block each device holds
@@ -96,10 +98,3 @@ def ring_bytes_per_process(n: int, P: int, d_head: int, kv_heads: int = 1, items
     """Bytes one process sends in a ring pass: its K and V blocks of n/P tokens, passed on P - 1 times."""
     return (P - 1) * 2 * batch * kv_heads * (n // P) * d_head * itemsize
 
-
-def _check_qkv(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    q, k, v = (np.asarray(a, dtype=np.float32) for a in (q, k, v))
-    if q.ndim < 2 or q.shape != k.shape or k.shape[:-1] != v.shape[:-1]:
-        raise ValueError(f"self-attention needs q, k of one shape (..., n, d) and v (..., n, d_v); "
-                         f"got q {q.shape}, k {k.shape}, v {v.shape}")
-    return q, k, v

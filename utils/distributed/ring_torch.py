@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from utils.bench.measure import peak_rss_mib
-from utils.distributed.launch import Job, bytes_written
+from utils.distributed.launch import Job, bytes_since, bytes_written
 from utils.distributed.ring_numpy import compute_on_device, finish, new_device, shard_positions
 
 
@@ -57,7 +57,7 @@ def ring_worker(q: np.ndarray, k: np.ndarray, v: np.ndarray, positions: list[np.
     dist.barrier()                                                   # start together
     sent, start = bytes_written(), time.perf_counter()
     peak = peak_rss_mib(lambda: box.setdefault("res", ring_attention_process(q, k, v, positions, causal)))
-    seconds, sent = time.perf_counter() - start, bytes_written() - sent
+    seconds, sent = time.perf_counter() - start, bytes_since(sent)
     out, work = box["res"]
     return {"out": out, "work": work, "seconds": seconds, "peak_mib": peak, "bytes_sent": sent}
 

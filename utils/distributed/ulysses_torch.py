@@ -17,7 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from utils.bench.measure import peak_rss_mib
-from utils.distributed.launch import Job, bytes_written
+from utils.distributed.launch import Job, bytes_since, bytes_written
 
 
 def seq_to_heads(x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +62,7 @@ def ulysses_worker(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool) ->
     dist.barrier()                                                             # start together
     sent = bytes_written()
     peak = peak_rss_mib(lambda: box.setdefault("out", ulysses_attention_process(*tensors, causal)))
-    return {"out": box["out"].numpy(), "peak_mib": peak, "bytes_sent": bytes_written() - sent}
+    return {"out": box["out"].numpy(), "peak_mib": peak, "bytes_sent": bytes_since(sent)}
 
 
 def ulysses_job(q: np.ndarray, k: np.ndarray, v: np.ndarray, P: int, causal: bool = False) -> Job:
