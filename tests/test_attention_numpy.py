@@ -124,3 +124,17 @@ def test_padding_mask():
         padding_mask(np.array([4]), 3)
     with pytest.raises(ValueError, match="1-D integer array"):
         padding_mask(np.array([1.5]), 3)
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch", "tensorflow"])
+def test_empty_sequences_are_supported_in_every_framework(framework):
+    import importlib
+
+    module = {"numpy": "utils.core.attention_numpy", "torch": "utils.core.attention_torch",
+              "tensorflow": "utils.core.attention_tf"}[framework]
+    sdpa = importlib.import_module(module).scaled_dot_product_attention
+    q = np.ones((2, 4), np.float32)
+    out, w = sdpa(q, np.zeros((0, 4), np.float32), np.zeros((0, 3), np.float32))  # no keys: nothing to attend to
+    assert np.asarray(w).shape == (2, 0) and np.asarray(out).tolist() == [[0.0] * 3] * 2
+    out, w = sdpa(q[:0], q, np.ones((2, 3), np.float32))  # no queries: an empty output
+    assert np.asarray(out).shape == (0, 3) and np.asarray(w).shape == (0, 2)

@@ -28,6 +28,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
         x = x.astype(np.float64)
     if np.isnan(x).any() or np.isposinf(x).any():
         raise ValueError(f"softmax input x contains NaN or +inf (shape {x.shape})")
+    if x.ndim and x.shape[axis] == 0:  # nothing to normalise over (no keys): an empty slice of weights
+        return np.zeros_like(x)
     x_max = np.max(x, axis=axis, keepdims=True)
     # Slices that are entirely -inf (fully masked) have no finite max: use 0 so exp gives 0.
     x_max = np.where(np.isfinite(x_max), x_max, 0.0)
@@ -44,7 +46,8 @@ def scaled_dot_product_attention(
     Shapes: q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v), mask broadcastable
     to (..., n_q, n_k). Output (..., n_q, d_v), weights (..., n_q, n_k). Float16 input is
     computed in float32. A query row that may attend to nothing gets zero weights and a
-    zero output, never NaN.
+    zero output, never NaN. Empty sequences are allowed: n_q = 0 gives an empty output, and
+    n_k = 0 (no keys at all) gives every query a zero output, like a fully masked row.
     """
     q, k, v = (np.asarray(a) for a in (q, k, v))
     check_attention_shapes(q.shape, k.shape, v.shape, None if mask is None else np.shape(mask))

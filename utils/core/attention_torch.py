@@ -13,6 +13,8 @@ from utils.core.validation import check_attention_shapes, check_mask_dtype
 def softmax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
     """Numerically stable softmax along `axis`; a slice that is all -inf gives all zeros."""
     x = torch.as_tensor(x)
+    if x.ndim and x.shape[axis] == 0:  # nothing to normalise over (no keys): an empty slice of weights
+        return torch.zeros_like(x)
     x_max = x.amax(dim=axis, keepdim=True)
     x_max = torch.where(torch.isfinite(x_max), x_max, torch.zeros_like(x_max))
     e = torch.exp(x - x_max)
