@@ -29,6 +29,57 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
 # chapter file prefix -> (package file, definition) pairs that the chapter must show in full.
 REQUIRED: dict[str, list[tuple[str, str]]] = {}
+REQUIRED["05"] = [
+    ("utils/layers/multihead_numpy.py", "split_heads"), ("utils/layers/multihead_numpy.py", "merge_heads"),
+    ("utils/layers/multihead_numpy.py", "multi_head_attention"),
+    ("utils/layers/multihead_tf.py", "MultiHeadAttention"), ("utils/layers/multihead_torch.py", "MultiHeadAttention"),
+    *[(f"utils/models/transformer_{fw}.py", name) for fw in ("tf", "torch")
+      for name in ("EncoderBlock", "DecoderBlock", "train_step", "greedy_decode")],
+    *[("utils/models/transformer_numpy.py", name) for name in
+      ("encoder_block", "decoder_block", "encode", "decode", "masked_cross_entropy", "greedy_decode")],
+]
+REQUIRED["04"] = [("utils/core/attention_grad_numpy.py", "softmax_backward"),
+                  ("utils/core/attention_grad_numpy.py", "attention_backward")]
+REQUIRED["06"] = [
+    ("utils/models/transformer_numpy.py", "training_batches"), ("utils/models/transformer_numpy.py", "attention_maps"),
+    *[(f"utils/models/transformer_{fw}.py", name) for fw in ("tf", "torch") for name in ("train_seq2seq", "attention_maps")],
+]
+REQUIRED["08a"] = [
+    *[("utils/efficient/tiled_numpy.py", name) for name in
+      ("attend_query_chunk", "chunked_attention", "online_softmax_update", "online_softmax", "block_mask",
+       "flash_query_block", "flash_attention", "causal_block_schedule")],
+    *[(f"utils/efficient/tiled_{fw}.py", "flash_query_block") for fw in ("tf", "torch")],
+]
+REQUIRED["08aa"] = [
+    *[("utils/efficient/flash_backward_numpy.py", name) for name in
+      ("flash_forward", "recompute_probs", "flash_backward_tile", "flash_backward")],
+    ("utils/efficient/flash_backward_torch.py", "flash_backward_tile"),
+    ("utils/efficient/flash_backward_torch.py", "FlashAttentionFunction"),
+    ("utils/efficient/flash_backward_tf.py", "flash_backward_tile"),
+    ("utils/efficient/flash_backward_tf.py", "flash_attention_autograd"),
+    ("utils/efficient/flash_fused_torch.py", "flash_attention_compiled"),
+]
+REQUIRED["08b"] = [
+    *[("utils/efficient/gqa_numpy.py", name) for name in
+      ("group_size", "kv_head_index", "repeat_kv", "grouped_query_attention", "gqa_forward")],
+    *[(f"utils/efficient/gqa_{fw}.py", name) for fw in ("tf", "torch") for name in ("repeat_kv", "grouped_query_attention")],
+    *[("utils/efficient/kv_cache_numpy.py", name) for name in
+      ("KVCache", "decoder_block", "decoder_forward", "decode_step", "kv_cache_bytes")],
+    *[(f"utils/efficient/kv_cache_{fw}.py", name) for fw in ("tf", "torch") for name in ("KVCache", "decoder_block")],
+    *[("utils/efficient/sparse_attention_numpy.py", name) for name in
+      ("sliding_window_mask", "band_allowed", "chunks_with_previous", "banded_attention", "rolling_buffer_attention")],
+    *[(f"utils/efficient/sparse_attention_{fw}.py", "banded_attention") for fw in ("tf", "torch")],
+    *[("utils/efficient/linear_attention_numpy.py", name) for name in
+      ("elu_feature_map", "linear_attention", "causal_linear_attention", "causal_linear_attention_recurrent",
+       "causal_linear_attention_chunked", "random_features", "performer_features")],
+    *[(f"utils/efficient/linear_attention_{fw}.py", name) for fw in ("tf", "torch")
+      for name in ("linear_attention", "causal_linear_attention_chunked", "performer_features")],
+    *[("utils/efficient/positions_numpy.py", name) for name in
+      ("rope_frequencies", "rope_angles", "apply_rope", "rotate_half", "apply_rope_half", "rope_permutation",
+       "sinusoidal_positions", "alibi_slopes", "alibi_bias")],
+    *[(f"utils/efficient/positions_{fw}.py", "apply_rope") for fw in ("tf", "torch")],
+    ("utils/efficient/length_extrapolation_torch.py", "TinyAttentionModel"),
+]
 REQUIRED["08c"] = [
     *[("utils/distributed/ring_numpy.py", name) for name in
       ("shard_positions", "ring_block_step", "compute_on_device", "finish", "ring_attention_simulated",

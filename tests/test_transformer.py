@@ -202,3 +202,18 @@ def test_one_train_step_lowers_the_batch_loss(mod, batch):
     assert abs(loss - masked_cross_entropy(before, tgt_out, PAD)) < 1e-4  # the loss before the step
     after = transformer_logits(model.numpy_weights(), CFG, src, tgt_in)
     assert masked_cross_entropy(after, tgt_out, PAD) < loss
+
+
+def test_one_clipped_step_is_the_same_in_both_frameworks(batch):
+    """Gradient clipping must see the dense embedding gradients in TF too (IndexedSlices overcount repeats)."""
+    import keras
+
+    src, tgt_in, tgt_out = batch
+    m_tf, m_torch = transformer_tf.Seq2SeqTransformer(CFG, seed=3), transformer_torch.Seq2SeqTransformer(CFG, seed=3)
+    transformer_tf.train_step(m_tf, keras.optimizers.SGD(learning_rate=0.5), *(tf.constant(a) for a in batch),
+                              clip_norm=0.1)
+    transformer_torch.train_step(m_torch, torch.optim.SGD(m_torch.parameters(), lr=0.5),
+                                 *(torch.from_numpy(a) for a in batch), clip_norm=0.1)
+    a, b = m_tf.numpy_weights(), m_torch.numpy_weights()
+    assert max(np.abs(a[k] - b[k]).max() for k in a) < 1e-6
+    assert max(np.abs(a[k] - w).max() for k, w in init_transformer_params(CFG, seed=3).items()) > 1e-3

@@ -31,13 +31,15 @@ tf = import_tensorflow()
 import keras  # noqa: E402
 
 
-def _norm(config: TransformerConfig) -> Any:
+def norm_layer(config: TransformerConfig) -> Any:
+    """A built Keras LayerNormalization over d_model with the config's epsilon."""
     layer = keras.layers.LayerNormalization(epsilon=config.ln_eps)
     layer.build((None, None, config.d_model))
     return layer
 
 
-def _dense(n_in: int, n_out: int, activation: str | None = None) -> Any:
+def dense_layer(n_in: int, n_out: int, activation: str | None = None) -> Any:
+    """A built Keras Dense layer (n_in -> n_out), so its weights exist before any call."""
     layer = keras.layers.Dense(n_out, activation=activation)
     layer.build((None, None, n_in))
     return layer
@@ -50,8 +52,8 @@ class EncoderBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         d, rate = config.d_model, config.dropout
         self.self_attn = MultiHeadAttention(d, config.n_heads, dropout=rate)
-        self.norm1, self.norm2 = _norm(config), _norm(config)
-        self.ffn_1, self.ffn_2 = _dense(d, config.d_ff, "relu"), _dense(config.d_ff, d)
+        self.norm1, self.norm2 = norm_layer(config), norm_layer(config)
+        self.ffn_1, self.ffn_2 = dense_layer(d, config.d_ff, "relu"), dense_layer(config.d_ff, d)
         self.drop = keras.layers.Dropout(rate)
         self.built = True
 
@@ -71,8 +73,8 @@ class DecoderBlock(keras.layers.Layer):
         d, h, rate = config.d_model, config.n_heads, config.dropout
         self.self_attn = MultiHeadAttention(d, h, causal=True, dropout=rate)
         self.cross_attn = MultiHeadAttention(d, h, dropout=rate)
-        self.norm1, self.norm2, self.norm3 = _norm(config), _norm(config), _norm(config)
-        self.ffn_1, self.ffn_2 = _dense(d, config.d_ff, "relu"), _dense(config.d_ff, d)
+        self.norm1, self.norm2, self.norm3 = norm_layer(config), norm_layer(config), norm_layer(config)
+        self.ffn_1, self.ffn_2 = dense_layer(d, config.d_ff, "relu"), dense_layer(config.d_ff, d)
         self.drop = keras.layers.Dropout(rate)
         self.built = True
 
@@ -116,7 +118,7 @@ class Seq2SeqTransformer(keras.Model):
         self.pe = tf.constant(sinusoidal_positions(config.max_len, d).astype(np.float32))
         self.enc = [EncoderBlock(config) for _ in range(config.n_enc_layers)]
         self.dec = [DecoderBlock(config) for _ in range(config.n_dec_layers)]
-        self.out = _dense(d, config.tgt_vocab)
+        self.out = dense_layer(d, config.tgt_vocab)
         self.drop = keras.layers.Dropout(config.dropout)
         self.built = True
         self.load_numpy_weights(init_transformer_params(config, seed))
@@ -166,7 +168,7 @@ class Seq2SeqTransformer(keras.Model):
         return self.decode(tgt_in, memory, src_mask, training)
 
 
-def attention_maps(model: Seq2SeqTransformer, src: np.ndarray, tgt_in: np.ndarray) -> dict[str, list[np.ndarray]]:
+def attention_maps(model: keras.Model, src: np.ndarray, tgt_in: np.ndarray) -> dict[str, list[np.ndarray]]:
     """Per-layer (batch, heads, n_q, n_k) weights: {"encoder_self", "decoder_self", "decoder_cross"}."""
     c = model.config
     src = tf.constant(check_token_batch(src, "src", c.src_vocab, c.max_len))
@@ -185,19 +187,20 @@ def masked_cross_entropy(logits: Any, targets: Any, pad_id: int) -> Any:
     return tf.reduce_sum(losses * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
 
 
-def train_step(model: Seq2SeqTransformer, optimizer: Any, src: Any, tgt_in: Any, tgt_out: Any,
+def train_step(model: keras.Model, optimizer: Any, src: Any, tgt_in: Any, tgt_out: Any,
                clip_norm: float = 1.0) -> Any:
     """One optimizer step with teacher forcing on one batch; return the loss before the step."""
     with tf.GradientTape() as tape:
         logits = model(src, tgt_in, training=True)  # (batch, tgt_len, tgt_vocab)
         loss = masked_cross_entropy(logits, tgt_out, model.config.pad_id)
     grads = tape.gradient(loss, model.trainable_variables)
+    grads = [tf.convert_to_tensor(g) for g in grads]  # embedding rows arrive as IndexedSlices: make them dense
     grads, _ = tf.clip_by_global_norm(grads, clip_norm)  # rescale if the global norm exceeds clip_norm
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return loss
 
 
-def train_seq2seq(model: Seq2SeqTransformer, src: np.ndarray, tgt_in: np.ndarray, tgt_out: np.ndarray,
+def train_seq2seq(model: keras.Model, src: np.ndarray, tgt_in: np.ndarray, tgt_out: np.ndarray,
                   epochs: int, batch_size: int, lr: float, seed: int = 0, progress: bool = True,
                   max_seconds: float | None = None, clip_norm: float = 1.0,
                   final_lr_fraction: float = 0.05) -> list[float]:
@@ -216,7 +219,7 @@ def train_seq2seq(model: Seq2SeqTransformer, src: np.ndarray, tgt_in: np.ndarray
     return losses
 
 
-def greedy_decode(model: Seq2SeqTransformer, src: np.ndarray, max_len: int, bos_id: int, eos_id: int) -> np.ndarray:
+def greedy_decode(model: keras.Model, src: np.ndarray, max_len: int, bos_id: int, eos_id: int) -> np.ndarray:
     """(batch, max_len) int64 tokens, BOS excluded; each row stops at its EOS, padded after it with pad_id."""
     c = model.config
     src = tf.constant(check_token_batch(src, "src", c.src_vocab, c.max_len))
