@@ -301,8 +301,8 @@ def _array_diff(g: np.ndarray, e: np.ndarray, rtol: float, atol: float, equal_na
 
 def describe(x: Any, limit: int = 24) -> str:
     """A short description of a value: small arrays in full, large ones by shape."""
-    if isinstance(x, tuple | list) and not isinstance(x, str) and len(x) <= 4:
-        inner = ", ".join(describe(p, limit) for p in x)
+    if isinstance(x, tuple | list):
+        inner = ", ".join(describe(p, limit) for p in x[:6]) + (", ..." if len(x) > 6 else "")
         return f"[{inner}]" if isinstance(x, list) else f"({inner})"
     if callable(x):
         return getattr(x, "__name__", "function")
