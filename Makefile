@@ -2,6 +2,7 @@
 #   make lab      start JupyterLab on chapters/00_setup.ipynb (127.0.0.1, token auth on)
 #   make test     ruff + unit tests + every notebook under nbval
 #   make refresh  re-execute every notebook in place, fresh kernel, top to bottom
+#   make workspace  copy the chapters to workspace/ (git-ignored; existing copies kept) and open JupyterLab there
 #   make sync     rewrite the code cells marked '# source: utils/...' from the package
 #   make zh       regenerate the Chinese edition (chapters/zh, solutions/zh) and re-run what changed
 #   make test-zh  every Chinese notebook under nbval
@@ -15,7 +16,7 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb solutions/*.ipynb))
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: lab test lint unit nbval refresh sync zh test-zh bench clean venv
+.PHONY: lab workspace test lint unit nbval refresh sync zh test-zh bench clean venv
 
 venv: $(STAMP)
 
@@ -28,6 +29,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 lab: $(STAMP)
 	$(PY) -m tools.lab $(LAB_ARGS)
+
+# Learners solve the exercises in their own copies, so `make test` and `git pull` never see their answers.
+workspace: $(STAMP)
+	mkdir -p workspace
+	for f in chapters/*.ipynb; do [ -e "workspace/$${f##*/}" ] || cp "$$f" workspace/; done
+	$(PY) -c "import sys, tools.lab as lab; lab.START_NOTEBOOK = 'workspace/00_setup.ipynb'; lab.lab_url.__defaults__ = (lab.START_NOTEBOOK,); sys.exit(lab.main([]))"
 
 lint: $(STAMP)
 	$(PY) -m ruff check conftest.py utils tools tests chapters solutions

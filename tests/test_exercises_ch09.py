@@ -19,19 +19,19 @@ def test_reference_solves_and_ellipsis_is_not_attempted(exercise_id):
 
 
 @pytest.mark.parametrize(("exercise_id", "answer", "hint_part"), [
-    ("09.1", 8, "standard deviation"),
-    ("09.1", 1.0, "AFTER dividing"),
+    ("09.1", 16, "standard deviation"),
+    ("09.1", 4.0, "AFTER dividing"),
     ("09.2", "a", "True = MAY attend"),
     ("09.2", "B", "no error is raised"),
     ("09.2", " d ", "returns zeros, not NaN"),
     ("09.3", (2, 4, 7, 3), "rows are queries"),
     ("09.3", [2, 3, 7], "average_attn_weights"),
-    ("09.4", "a", "AFTER softmax"),
-    ("09.5", 2048, "plain MHA"),
-    ("09.5", 256.0, "both K and V"),
-    ("09.5", 1024, "2 bytes"),
-    ("09.6", "a", "float32 rounding"),
-    ("09.6", "c", "no randomness"),
+    ("09.4", "a", "large negative number"),
+    ("09.5", 5120, "plain MHA"),
+    ("09.5", 640.0, "both K and V"),
+    ("09.5", 2560, "2 bytes"),
+    ("09.6", "a", "2^29 times finer"),
+    ("09.6", "c", "still rounded"),
 ])
 def test_wrong_answers_get_their_hint(exercise_id, answer, hint_part):
     v = evaluate(exercise_id, answer)
@@ -39,10 +39,10 @@ def test_wrong_answers_get_their_hint(exercise_id, answer, hint_part):
 
 
 def test_equivalent_forms_are_accepted():
-    assert evaluate("09.1", 64.0).status == "solved"
+    assert evaluate("09.1", 256.0).status == "solved"
     assert evaluate("09.2", "C").status == "solved"
     assert evaluate("09.3", [2, 4, 3, 7]).status == "solved"
-    assert evaluate("09.5", 512.0).status == "solved"
+    assert evaluate("09.5", 1280.0).status == "solved"
 
 
 def test_unknown_wrong_answer_has_no_hint():

@@ -60,7 +60,9 @@ register(Exercise(
     reference=9 * 9 * 16,
     kind="value",
     mistakes=[
-        Mistake("that counts FLOPs (a multiply-add is 2 FLOPs); the question asks for multiply-adds.", 2 * 9 * 9 * 16),
+        Mistake("2n²d is the chapter's count for steps 1 and 4 together (n²d each); step 1 alone is n·n dot "
+                "products of d multiply-adds each.", 2 * 9 * 9 * 16,
+                hint_zh="2n²d 是本章对第 1 步和第 4 步合计的计数（各 n²d）；只算第 1 步是 n·n 个点积，每个 d 次乘加。"),
         Mistake("there are n*n = 81 scores, each a dot product of d = 16 multiply-adds.", 81),
         Mistake("every one of the n*n pairs (not just n tokens) needs its own d-long dot product.", 9 * 16),
     ],

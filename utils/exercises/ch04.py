@@ -76,6 +76,13 @@ def _mask_wrong_axis(scores, mask):
     return softmax(np.where(mask, scores, -np.inf), axis=-2)
 
 
+def _mask_naive_nan(scores, mask):
+    masked = np.where(mask, scores, -np.inf)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(masked - masked.max(axis=-1, keepdims=True))  # an all -inf row: -inf - (-inf) = NaN
+        return e / e.sum(axis=-1, keepdims=True)
+
+
 register(Exercise(
     id="04.2",
     title="mask before softmax",
@@ -89,6 +96,10 @@ register(Exercise(
         Mistake("mask polarity: in this course True = may attend, so keep the scores where mask is True.",
                 _mask_inverted),
         Mistake("softmax over the last axis (the keys), not axis -2.", _mask_wrong_axis),
+        Mistake("a fully masked row: its maximum is -inf and -inf - (-inf) is NaN. Give such rows all-zero weights "
+                "(for example, subtract 0 instead of the maximum where the whole row is masked).", _mask_naive_nan,
+                hint_zh="整行被屏蔽时最大值是 -inf，而 -inf - (-inf) 得到 NaN。请让这样的行的权重全为 0"
+                "（例如在整行被屏蔽时减去 0 而不是最大值）。"),
     ],
 ))
 
