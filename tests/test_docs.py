@@ -99,3 +99,19 @@ def test_no_words_about_how_the_work_is_organised():
     files = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
     hits = [f"{f.name}: {m.group(0)}" for f in files for m in words.finditer(f.read_text(encoding="utf-8"))]
     assert not hits
+
+
+def test_environment_check_warns_and_never_stops(tmp_path, capsys):
+    from utils.core import environment
+
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("numpy==0.0.1\n", encoding="utf-8")  # a version nobody has installed
+    assert environment.check_environment(pins) is False  # returns, does not raise
+    out = capsys.readouterr().out
+    assert "⚠ numpy" in out and "Warning: 1 package(s) differ" in out and "pip install 'numpy==0.0.1'" in out
+
+
+def test_tensorflow_and_tensorflow_cpu_count_as_the_same_package():
+    from utils.core.environment import installed_version
+
+    assert installed_version("tensorflow") == installed_version("tensorflow-cpu") is not None
