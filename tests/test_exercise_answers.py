@@ -587,3 +587,219 @@ def test_05_4_reference_really_loads_into_torch():
 def test_softmax_helper_of_these_tests_is_right():
     x = np.random.default_rng(0).normal(size=(3, 4))
     np.testing.assert_allclose(_sm(x), softmax(x, axis=-1))
+
+
+# ---------------------------------------------------------------- exercises of chapters 08a (backward), 08b, 08c and 10
+
+
+def _merge_parts(o1, m1, l1, o2, m2, l2, shift_by=None, weights="l"):
+    m = np.maximum(m1, m2)
+    shift = np.where(np.isfinite(m), m, 0.0) if shift_by is None else shift_by(m)
+    w1, w2 = (l1 * np.exp(m1 - shift), l2 * np.exp(m2 - shift)) if weights == "l" else (l1, l2)
+    l = w1 + w2
+    return (o1 * w1[:, None] + o2 * w2[:, None]) / np.where(l > 0, l, 1.0)[:, None], m, l
+
+
+def _rope_pi(x, train_len, factor=None):
+    from utils.efficient.positions_numpy import apply_rope
+
+    n = x.shape[0]
+    return apply_rope(x, np.arange(n) * (min(1.0, train_len / n) if factor is None else factor(n, train_len)))
+
+
+def _nll_mean(logits, targets, log=np.log):
+    z = logits - logits.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    picked = np.take_along_axis(logp, targets[..., None], -1)[..., 0]
+    return float(-picked.mean()) if log is np.log else float(-(picked / np.log(10)).mean())
+
+
+WRONG.update({
+    "08aa.1": [
+        ("sum over every entry", lambda do, o: (do * o).sum(), None),
+        ("column sums", lambda do, o: (do * o).sum(axis=0), None),
+        ("mean, not sum", lambda do, o: (do * o).mean(axis=-1), None),
+        ("keepdims", lambda do, o: (do * o).sum(axis=-1, keepdims=True), None),
+    ],
+    "08aa.2": [
+        ("D along the wrong axis", lambda p, dp, d: p * (dp - d[None, :d.shape[0]].T), None),
+        ("P not multiplied", lambda p, dp, d: dp - d[:, None], None),
+        ("D times P", lambda p, dp, d: p * dp - d[:, None], None),
+        ("a transposed tile", lambda p, dp, d: (p * (dp - d[:, None])).T, None),
+    ],
+    "08b.2": [
+        ("the last head of each group", lambda W, h, g: W.reshape(W.shape[0], g, h // g, -1)[:, :, -1]
+         .reshape(W.shape[0], -1), None),
+        ("pooled over the feature axis", lambda W, h, g: W.reshape(W.shape[0], g, h // g, -1).mean(axis=3)
+         .reshape(W.shape[0], -1), None),
+        ("mean over all heads", lambda W, h, g: np.tile(W.reshape(W.shape[0], h, -1).mean(1), (1, g)), None),
+    ],
+    "08b.3": [
+        ("no squeeze at all", lambda x, t: _rope_pi(x, t, lambda n, t: 1.0), None),
+        ("squeeze by n / train_len", lambda x, t: _rope_pi(x, t, lambda n, t: n / t), None),
+        ("integer positions after squeezing", lambda x, t: __import__("utils.efficient.positions_numpy", fromlist=["x"])
+         .apply_rope(x, np.floor(np.arange(x.shape[0]) * min(1.0, t / x.shape[0]))), None),
+    ],
+    "08b.5": [
+        ("γ on the new token too", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2 / (fq @ z2), s2, z2))(
+            g * (s + np.outer(fk, v)), g * (z + fk)), None),
+        ("no normaliser", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2, s2, z2))(
+            g * s + np.outer(fk, v), g * z + fk), None),
+        ("γ squared", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2 / (fq @ z2), s2, z2))(
+            g * g * s + np.outer(fk, v), g * g * z + fk), None),
+    ],
+    "08c.1": [
+        ("shift by the smaller max", lambda *a: _merge_parts(*a, shift_by=lambda m: 0.0 * m), None),
+        ("weights without the max", lambda *a: _merge_parts(*a, weights="plain"), None),
+        ("m and l in the wrong order", lambda *a: (lambda o, m, l: (o, l, m))(*_merge_parts(*a)), None),
+    ],
+    "08c.2": [
+        ("contiguous", lambda n, P: np.arange(n).reshape(P, n // P), "contiguous"),
+        ("(n // P, P)", lambda n, P: np.arange(n).reshape(n // P, P), None),
+        ("floats", lambda n, P: np.arange(n, dtype=float).reshape(n // P, P).T, None),
+        ("a list of lists", lambda n, P: [list(range(i, n, P)) for i in range(P)], None),
+    ],
+    "08c.4": [
+        ("block id plus offset", lambda bt, n, b: np.asarray(bt)[np.arange(n) // b] + np.arange(n) % b, None),
+        ("floats", lambda bt, n, b: (np.asarray(bt)[np.arange(n) // b] * b + np.arange(n) % b).astype(float), None),
+        ("one row too many", lambda bt, n, b: np.asarray(bt)[np.arange(n + 1) // b] * b + np.arange(n + 1) % b, None),
+    ],
+    "10.1": [
+        ("log base 10", lambda lg, tk: _nll_mean(lg[:, :-1], tk[:, 1:], log=None), None),
+        ("per-sequence losses", lambda lg, tk: np.array([_nll_mean(lg[i:i + 1, :-1], tk[i:i + 1, 1:])
+                                                         for i in range(len(tk))]), None),
+    ],
+    "10.3": [
+        ("positions counted back from the cache", lambda x, c: __import__("utils.efficient.positions_numpy",
+                                                                          fromlist=["x"]).apply_rope(
+            x, c - np.arange(x.shape[-2])), None),
+        ("no rotation", lambda x, c: np.asarray(x).copy(), None),
+        ("positions one too small", lambda x, c: __import__("utils.efficient.positions_numpy", fromlist=["x"])
+         .apply_rope(x, np.arange(c - 1, c - 1 + x.shape[-2])), None),
+    ],
+    "10.4": [
+        ("bits, not bytes", lambda L, g, d, n, b, window=None: 16 * L * g * d * (n if window is None else min(n, window))
+         * b, None),
+        ("a float", lambda L, g, d, n, b, window=None: 2.0 * L * g * d * (n if window is None else min(n, window))
+         * b + 0.5, None),
+        ("window ignored", lambda L, g, d, n, b, window=None: 2 * L * g * d * n * b, None),
+    ],
+})
+_ref = EXERCISES["08b.1"].reference if "08b.1" in EXERCISES else None
+
+
+def _reordered(shift_by=None, weights="l", swap=False):
+    def merge(m1, l1, o1, m2, l2, o2):
+        o, m, l = _merge_parts(o1, m1, l1, o2, m2, l2, shift_by=shift_by, weights=weights)
+        return (m, o, l) if swap else (m, l, o)
+    return merge
+
+
+WRONG.update({
+    "08b.1": [
+        ("tokens only", lambda *a: _ref(*a)[0], None),
+        ("the new tokens only", lambda params, prompt, n, cfg: (lambda t, c: (t[:, prompt.shape[1]:], c))(
+            *_ref(params, prompt, n, cfg)), None),
+        ("one token too many", lambda params, prompt, n, cfg: _ref(params, prompt, n + 1, cfg), None),
+    ],
+    "08a.2": [
+        ("shift by 0", _reordered(shift_by=lambda m: 0.0 * m), None),
+        ("l used without the max", _reordered(weights="plain"), None),
+        ("results in another order", _reordered(swap=True), None),
+    ],
+})
+WRITTEN_FOR.update({"08b.1": "greedy generation with the KV cache",
+                    "08a.2": "merge two partial results computed on disjoint key blocks"})
+for _eid, _title in {"08aa.1": "D = rowsum(dO ∘ O), one number per query", "08aa.2": "dS of one tile from P, dP and D",
+                     "08b.2": "from multi-head to grouped-query attention", "08b.3": "RoPE with position interpolation",
+                     "08b.5": "one step of causal linear attention with a decay",
+                     "08c.1": "merge two partial attention results", "08c.2": "the striped shard layout",
+                     "08c.4": "the block-table lookup", "10.1": "the next-character loss",
+                     "10.3": "RoPE positions after a KV cache",
+                     "10.4": "the bytes of a GQA cache, with and without a window"}.items():
+    WRITTEN_FOR[_eid] = _title
+
+
+# ---------------------------------------------------------------- generic wrong answers, for every function exercise
+
+
+def _perturb(x):
+    """The same output with one value changed, or None when nothing in it can be changed."""
+    if isinstance(x, tuple | list):
+        for i, item in enumerate(x):
+            changed = _perturb(item)
+            if changed is not None:
+                return type(x)([*x[:i], changed, *x[i + 1:]])
+        return None
+    if isinstance(x, bool | np.bool_):
+        return not x
+    if isinstance(x, int | np.integer):
+        return x + 1
+    if isinstance(x, float | np.floating):
+        return x * 1.01 + 0.01
+    if isinstance(x, str):
+        return x + "x"
+    if isinstance(x, np.ndarray) and x.size:
+        y = x.copy()
+        flat = y.reshape(-1)
+        if y.dtype == bool:
+            flat[-1] = ~flat[-1]
+        elif y.dtype.kind in "iu":
+            flat[-1] += 1
+        elif y.dtype.kind == "f":
+            finite = np.flatnonzero(np.isfinite(flat))
+            if not finite.size:
+                return None
+            flat[finite[-1]] = flat[finite[-1]] * 1.01 + 0.01
+        else:
+            return None
+        return y
+    return None
+
+
+def _generic_wrongs(ex):
+    ref = ex.reference
+
+    def wrapped(*args, **kwargs):
+        return (ref(*args, **kwargs),)
+
+    def off(*args, **kwargs):
+        out = ref(*args, **kwargs)
+        changed = _perturb(out)
+        return out if changed is None else changed
+
+    def in_place(*args, **kwargs):
+        import copy
+
+        out = ref(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        for a in args:
+            if isinstance(a, np.ndarray) and a.size and a.dtype.kind in "biuf":
+                a.reshape(-1)[0] = ~a.reshape(-1)[0] if a.dtype == bool else a.reshape(-1)[0] + 1
+                break
+        return out
+
+    def no_return(*args, **kwargs):
+        ref(*args, **kwargs)  # computed, then dropped: `return` forgotten
+
+    answers = [("wrapped in a 1-tuple", wrapped), ("forgets return", no_return)]
+    sample = ex.cases()[0] if ex.cases else None
+    if sample is not None and _perturb(ref(*sample.args, **sample.kwargs)) is not None:
+        answers.append(("one value off", off))
+    if sample is not None and any(isinstance(a, np.ndarray) and a.size for a in sample.args):
+        answers.append(("changes its input in place", in_place))
+    return answers
+
+
+GENERIC = [pytest.param(eid, i, id=f"{eid}-{label}") for eid, ex in sorted(EXERCISES.items()) if ex.kind == "function"
+           for i, (label, _) in enumerate(_generic_wrongs(ex))]
+
+
+@pytest.mark.parametrize(("exercise_id", "index"), GENERIC)
+def test_a_generic_wrong_answer_is_rejected(exercise_id, index):
+    label, answer = _generic_wrongs(EXERCISES[exercise_id])[index]
+    verdict = evaluate(exercise_id, answer, rules=False)
+    assert verdict.status == "wrong", f"{exercise_id}: '{label}' passes: {verdict.message}"
+    if label == "forgets return":
+        assert "forget `return`" in verdict.message
+    if label == "changes its input in place":
+        assert "in place" in verdict.message
