@@ -1,4 +1,7 @@
-"""Checker tests for chapter 09's quiz: right answers solved, `...` not attempted, wrong answers hinted."""
+"""Chapter 09's quiz: wrong answers get their hint, equivalent forms are accepted.
+
+(That every reference solves its exercise and `...` is not attempted is tested for all exercises in test_checker.py.)
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,8 @@ IDS = ["09.1", "09.2", "09.3", "09.4", "09.5", "09.6"]
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_reference_solves_and_ellipsis_is_not_attempted(exercise_id):
-    ex = get_exercise(exercise_id)
-    assert ex.kind == "value"
-    assert evaluate(exercise_id, ex.reference).status == "solved"
-    assert evaluate(exercise_id, ...).status == "not attempted"
-    assert evaluate(exercise_id, None).status == "not attempted"
+def test_the_quiz_takes_values(exercise_id):
+    assert get_exercise(exercise_id).kind == "value"
 
 
 @pytest.mark.parametrize(("exercise_id", "answer", "hint_part"), [

@@ -1,13 +1,12 @@
-"""Chapter 10 exercises: independent solutions pass, stubs are not attempted, realistic mistakes get their hint."""
+"""Chapter 10 exercises: independent solutions pass, realistic mistakes get their hint.
+
+(That every reference solves its exercise and every stub is not attempted is tested in test_checker.py.)
+"""
 
 import numpy as np
 
 from utils.efficient.positions_numpy import apply_rope
 from utils.exercises import evaluate
-
-
-def _stub(*args, **kwargs):
-    ...
 
 
 def _log_softmax(x):
@@ -27,7 +26,6 @@ def test_next_char_loss():
         return -lp[b, t, tokens].mean()
 
     assert evaluate("10.1", right).solved
-    assert evaluate("10.1", _stub).status == "not attempted"
     v = evaluate("10.1", unshifted)
     assert v.status == "wrong" and "shift" in v.hint
     v = evaluate("10.1", lambda lg, tk: right(lg, tk) / np.log(2))
@@ -48,7 +46,6 @@ def test_top_k():
         return np.where(z >= np.sort(z)[-k], p, 0.0)
 
     assert evaluate("10.2", right).solved
-    assert evaluate("10.2", _stub).status == "not attempted"
     v = evaluate("10.2", no_renorm)
     assert v.status == "wrong" and "renormalise" in v.hint
     v = evaluate("10.2", lambda lg, t, k: right(np.asarray(lg) * t * t, t, k))
@@ -57,7 +54,6 @@ def test_top_k():
 
 def test_rope_after_cache():
     assert evaluate("10.3", lambda x, c: apply_rope(x, c + np.arange(x.shape[-2]))).solved
-    assert evaluate("10.3", _stub).status == "not attempted"
     v = evaluate("10.3", lambda x, c: apply_rope(x))
     assert v.status == "wrong" and "after the cache_length" in v.hint
 
@@ -67,7 +63,6 @@ def test_cache_bytes():
         return 2 * n_layers * n_kv_heads * d_head * min(n_tokens, window or n_tokens) * bytes_per_value
 
     assert evaluate("10.4", right).solved
-    assert evaluate("10.4", _stub).status == "not attempted"
     v = evaluate("10.4", lambda *a, window=None: right(*a))
     assert v.status == "wrong" and "min(n_tokens, window)" in v.hint
     v = evaluate("10.4", lambda *a, **kw: float(right(*a, **kw)))
