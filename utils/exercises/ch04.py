@@ -25,18 +25,22 @@ def _scores_reference(q, k):
 
 register(Exercise(
     id="04.1",
-    title="scaled dot-product scores",
+    title="scaled dot-product scores", title_zh="缩放点积分数",
     reference=_scores_reference,
     cases=_score_cases,
     frameworks=("numpy", "tensorflow", "torch"),
     mistakes=[
         Mistake("missing 1/sqrt(d_k): divide Q Kᵀ by the square root of d_k.",
-                lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2))),
-        Mistake("divide by sqrt(d_k), not by d_k.", lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)) / q.shape[-1]),
+                lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)),
+                hint_zh="缺少 1/sqrt(d_k)：要把 Q Kᵀ 除以 d_k 的平方根。"),
+        Mistake("divide by sqrt(d_k), not by d_k.", lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)) / q.shape[-1],
+                hint_zh="除以 sqrt(d_k)，而不是 d_k。"),
         Mistake("d_k is the feature dimension Q.shape[-1], not the number of keys.",
-                lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)) / np.sqrt(k.shape[-2])),
+                lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)) / np.sqrt(k.shape[-2]),
+                hint_zh="d_k 是特征维度 Q.shape[-1]，不是键的个数。"),
         Mistake("rows are queries and columns keys: compute Q Kᵀ, not K Qᵀ.",
-                lambda q, k: np.matmul(k, np.swapaxes(q, -1, -2)) / np.sqrt(q.shape[-1])),
+                lambda q, k: np.matmul(k, np.swapaxes(q, -1, -2)) / np.sqrt(q.shape[-1]),
+                hint_zh="行对应查询、列对应键：计算 Q Kᵀ，而不是 K Qᵀ。"),
     ],
 ))
 
@@ -53,6 +57,9 @@ def _mask_cases() -> list[Case]:
         Case("padding (3, 5)", (rng.normal(size=(3, 5)), partial)),
         Case("a fully masked row", (rng.normal(size=(4, 4)), full_row)),
         Case("large scores, batch (2, 4, 4)", (rng.normal(scale=50.0, size=(2, 4, 4)), causal)),
+        Case("scores of order 1000 (exp overflows without the max)",
+             (np.array([[1000.0, 999.0, 0.0, -5.0], [-1000.0, -999.0, -998.0, 3.0], [800.0, -800.0, 1.0, 2.0]]),
+              causal[1:])),
     ]
 
 
@@ -85,17 +92,21 @@ def _mask_naive_nan(scores, mask):
 
 register(Exercise(
     id="04.2",
-    title="mask before softmax",
+    title="mask before softmax", title_zh="先掩码，再 softmax",
     reference=_masked_reference,
     cases=_mask_cases,
     mistakes=[
         Mistake("mask applied after softmax: the kept weights no longer sum to 1. Set masked scores to -inf "
-                "BEFORE the softmax.", _mask_after_softmax),
+                "BEFORE the softmax.", _mask_after_softmax,
+                hint_zh="掩码放在了 softmax 之后：保留下来的权重之和不再是 1。要在 softmax 之前把被屏蔽的分数设为 -inf。"),
         Mistake("a fully masked row must give all-zero weights; filling with -1e9 makes it uniform. Use -inf "
-                "and a softmax that maps an all -inf row to zeros.", _mask_minus_1e9),
+                "and a softmax that maps an all -inf row to zeros.", _mask_minus_1e9,
+                hint_zh="整行都被屏蔽时权重应全为 0；用 -1e9 填充会得到均匀分布。请用 -inf，并用能把全 -inf 行映射为全 0 的 softmax。"),
         Mistake("mask polarity: in this course True = may attend, so keep the scores where mask is True.",
-                _mask_inverted),
-        Mistake("softmax over the last axis (the keys), not axis -2.", _mask_wrong_axis),
+                _mask_inverted,
+                hint_zh="掩码极性：本课程中 True 表示“可以关注”，所以要保留 mask 为 True 处的分数。"),
+        Mistake("softmax over the last axis (the keys), not axis -2.", _mask_wrong_axis,
+                hint_zh="softmax 要作用在最后一个轴（键）上，而不是 axis -2。"),
         Mistake("a fully masked row: its maximum is -inf and -inf - (-inf) is NaN. Give such rows all-zero weights "
                 "(for example, subtract 0 instead of the maximum where the whole row is masked).", _mask_naive_nan,
                 hint_zh="整行被屏蔽时最大值是 -inf，而 -inf - (-inf) 得到 NaN。请让这样的行的权重全为 0"
@@ -119,16 +130,20 @@ def _softmax_backward_cases() -> list[Case]:
 
 register(Exercise(
     id="04.3",
-    title="backward of softmax",
+    title="backward of softmax", title_zh="softmax 的反向传播",
     reference=softmax_backward,
     cases=_softmax_backward_cases,
+    forbidden=("utils.core.attention_grad_numpy.softmax_backward",),
     mistakes=[
         Mistake("the softmax Jacobian is diag(p) - p pᵀ: you kept only the diagonal (P * dP); subtract "
-                "P * sum(dP * P) as well.", lambda p, dp: p * dp),
+                "P * sum(dP * P) as well.", lambda p, dp: p * dp,
+                hint_zh="softmax 的雅可比矩阵是 diag(p) - p pᵀ：你只保留了对角部分（P * dP），还要减去 P * sum(dP * P)。"),
         Mistake("sum dP * P over the last axis (each row is its own softmax), with keepdims=True.",
-                lambda p, dp: p * (dp - np.sum(dp * p, axis=-2, keepdims=True))),
+                lambda p, dp: p * (dp - np.sum(dp * p, axis=-2, keepdims=True)),
+                hint_zh="dP * P 要沿最后一个轴求和（每一行各自是一个 softmax），并设 keepdims=True。"),
         Mistake("multiply by P: dS = P * (dP - sum(dP * P)).",
-                lambda p, dp: dp - np.sum(dp * p, axis=-1, keepdims=True)),
+                lambda p, dp: dp - np.sum(dp * p, axis=-1, keepdims=True),
+                hint_zh="还要乘以 P：dS = P * (dP - sum(dP * P))。"),
     ],
 ))
 
@@ -168,14 +183,18 @@ def _backward_dk_untransposed(d_o, q, k, v):
 
 register(Exercise(
     id="04.4",
-    title="the backward pass of attention",
+    title="the backward pass of attention", title_zh="注意力的反向传播",
     reference=attention_backward,
     cases=_backward_cases,
+    forbidden=("utils.core.attention_grad_numpy.attention_backward",),
     atol=1e-8,
     mistakes=[
         Mistake("missing 1/sqrt(d_k): S = Q Kᵀ / sqrt(d_k), so dQ and dK carry the factor 1/sqrt(d_k).",
-                _backward_no_scale),
-        Mistake("go through the softmax: dS = P * (dP - sum(dP * P, -1)), not dS = dP.", _backward_no_softmax),
-        Mistake("dK = dSᵀ Q (keys are the columns of S), not dS Q.", _backward_dk_untransposed),
+                _backward_no_scale,
+                hint_zh="缺少 1/sqrt(d_k)：S = Q Kᵀ / sqrt(d_k)，所以 dQ 和 dK 都带有因子 1/sqrt(d_k)。"),
+        Mistake("go through the softmax: dS = P * (dP - sum(dP * P, -1)), not dS = dP.", _backward_no_softmax,
+                hint_zh="梯度要穿过 softmax：dS = P * (dP - sum(dP * P, -1))，而不是 dS = dP。"),
+        Mistake("dK = dSᵀ Q (keys are the columns of S), not dS Q.", _backward_dk_untransposed,
+                hint_zh="dK = dSᵀ Q（键对应 S 的列），而不是 dS Q。"),
     ],
 ))

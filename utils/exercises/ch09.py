@@ -22,28 +22,34 @@ register(Exercise(
 
 register(Exercise(
     id="09.2",
-    title="an nn.MultiheadAttention causal mask passed to scaled_dot_product_attention",
+    title="an nn.MultiheadAttention causal mask passed to scaled_dot_product_attention", title_zh="把 nn.MultiheadAttention 的因果掩码传给 scaled_dot_product_attention",
     kind="value",
     reference="c",
     mistakes=[
-        Mistake("SDPA reads a boolean mask as True = MAY attend, so triu(diagonal=1) allows exactly the future.", "a"),
-        Mistake("no error is raised: the shape and dtype are valid, which is why this bug is silent.", "b"),
+        Mistake("SDPA reads a boolean mask as True = MAY attend, so triu(diagonal=1) allows exactly the future.", "a",
+                hint_zh="SDPA 把布尔掩码的 True 理解为“可以关注”，所以 triu(diagonal=1) 放开的恰好是未来的位置。"),
+        Mistake("no error is raised: the shape and dtype are valid, which is why this bug is silent.", "b",
+                hint_zh="不会报错：形状和 dtype 都合法，这正是这个 bug 悄无声息的原因。"),
         Mistake("SDPA returns zeros, not NaN, for the one fully masked row (the last query); the other rows "
-                "are finite but look only at later tokens.", "d"),
+                "are finite but look only at later tokens.", "d",
+                hint_zh="对唯一一行全被屏蔽的行（最后一个查询），SDPA 返回全 0 而不是 NaN；其他行是有限值，但只看后面的词元。"),
     ],
 ))
 
 register(Exercise(
     id="09.3",
-    title="the shape of cross-attention weights",
+    title="the shape of cross-attention weights", title_zh="交叉注意力权重的形状",
     kind="value",
     reference=(2, 4, 3, 7),
     mistakes=[
-        Mistake("rows are queries (3 decoder positions), columns are keys (7 encoder positions).", (2, 4, 7, 3)),
+        Mistake("rows are queries (3 decoder positions), columns are keys (7 encoder positions).", (2, 4, 7, 3),
+                hint_zh="行对应查询（解码器的 3 个位置），列对应键（编码器的 7 个位置）。"),
         Mistake("that is self-attention's shape: in cross-attention the keys come from the other sequence.",
-                (2, 4, 3, 3)),
+                (2, 4, 3, 3),
+                hint_zh="这是自注意力的形状：交叉注意力中的键来自另一个序列。"),
         Mistake("that is torch.nn.MultiheadAttention's default (average_attn_weights=True averages over heads); "
-                "per head the weights are (batch, heads, n_q, n_k).", (2, 3, 7)),
+                "per head the weights are (batch, heads, n_q, n_k).", (2, 3, 7),
+                hint_zh="这是 torch.nn.MultiheadAttention 的默认行为（average_attn_weights=True 会对头取平均）；按头分开时权重形状是 (batch, heads, n_q, n_k)。"),
     ],
 ))
 
