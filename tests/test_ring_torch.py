@@ -1,5 +1,7 @@
 """Ring attention in real processes (gloo): equal to single-process SDPA, bytes as counted, errors reported."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -45,9 +47,15 @@ def _fails(x):
     raise ValueError(f"bad shard {x}")
 
 
+def _dies(code):
+    os._exit(code)
+
+
 def test_an_error_in_a_process_reaches_the_caller():
     with pytest.raises(RuntimeError, match="(?s)process 0 of 1 failed.*bad shard 7"):
         launch([(_fails, [(7,)])], 1, timeout=120)
+    with pytest.raises(RuntimeError, match="process 0 of 1 died \\(exit code 3\\)"):
+        launch([(_dies, [(3,)])], 1, timeout=120)
     with pytest.raises(ValueError, match="one argument tuple per rank"):
         launch([(_fails, [(1,)])], 2)
     assert 0 < free_port() < 65536

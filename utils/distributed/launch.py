@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue as queue_module
 import socket
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -75,17 +76,25 @@ def launch(jobs: Sequence[Job], P: int, timeout: float = 300.0) -> list[list[Any
     for p in procs:
         p.start()
     by_rank: dict[int, list[Any]] = {}
+    deadline, ok = time.monotonic() + timeout, False
     try:
-        for _ in range(P):
-            rank, value, error = results.get(timeout=timeout)
+        while len(by_rank) < P:
+            try:
+                rank, value, error = results.get(timeout=1.0)
+            except queue_module.Empty:
+                dead = [i for i, p in enumerate(procs) if p.exitcode not in (None, 0) and i not in by_rank]
+                if dead:
+                    raise RuntimeError(f"process {dead[0]} of {P} died (exit code {procs[dead[0]].exitcode})") from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{P - len(by_rank)} of {P} processes sent no result within {timeout} s") from None
+                continue
             if error is not None:
                 raise RuntimeError(f"process {rank} of {P} failed:\n{error}")
             by_rank[rank] = value
-    except queue_module.Empty:
-        raise TimeoutError(f"{P - len(by_rank)} of {P} processes sent no result within {timeout} s") from None
+        ok = True
     finally:
         for p in procs:
-            p.join(timeout=30)
+            p.join(timeout=30 if ok else 0)        # on an error, do not wait for the others
             if p.is_alive():
                 p.terminate()
                 p.join()
