@@ -12,7 +12,7 @@ from utils.exercises import evaluate, load_all
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-HEADING = re.compile(r"^#{2,4} Exercise ([0-9]{2}[a-z]?\.[0-9]+):", re.MULTILINE)
+HEADING = re.compile(r"^#{2,4} Exercise ([0-9]{2}[a-z]{0,2}\.[0-9]+):", re.MULTILINE)
 CHECK = re.compile(r"check\(\s*[\"']([^\"']+)[\"']\s*,\s*([A-Za-z_][A-Za-z0-9_]*|\.\.\.)(.*)\)")
 MACHINE_PATH = re.compile(r"/(work|tmp|root|home|Users)/[A-Za-z0-9_.-]+/")
 # stderr that a reader should never see in a stored notebook: unhandled warnings, C++ logging
@@ -68,7 +68,7 @@ def test_clean_top_to_bottom_run(path):
                 noise = STDERR_NOISE.search(text)
                 assert not noise, f"{path.name} cell {i} stores stderr noise {noise.group(0)!r}: fix it, then `make refresh`"
     first = nb.cells[0]
-    assert first.cell_type == "markdown" and re.match(r"# \d{2}[a-z]? · ", first.source), (
+    assert first.cell_type == "markdown" and re.match(r"# \d{2}[a-z]{0,2} · ", first.source), (
         f"{path.name}: first cell must be the title '# NN · ...'")
 
 
@@ -96,7 +96,7 @@ def test_exercises_pair_up_between_chapter_and_solutions(chapter):
         assert "strict=True" in rest, f"solutions: check('{eid}') must use strict=True"
 
 
-EXERCISE_HEADING = re.compile(r"^### Exercise [0-9]{2}[a-z]?\.[0-9]+: \S.* · ★{1,3} · ~[0-9]+ min$")
+EXERCISE_HEADING = re.compile(r"^### Exercise [0-9]{2}[a-z]{0,2}\.[0-9]+: \S.* · ★{1,3} · ~[0-9]+ min$")
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)

@@ -2,7 +2,7 @@
 
 Measures, in one process, the machine's float32 GEMM rate (NumPy and torch, 2048×2048; measured
 before and after the sweep, the higher median kept, since other load only ever lowers it) and
-seven attention implementations (batch 1, 1 head, d=64, float32) over n. For every (impl, n):
+eight attention implementations (batch 1, 1 head, d=64, float32) over n. For every (impl, n):
 median seconds of >= 5 timed runs after one warm-up, GFLOP/s (4·n²·d FLOPs), % of the GEMM
 rate of the impl's framework, and peak memory above the baseline in MiB. Timed runs are
 interleaved round-robin across the impls of one framework and one n, so that load from other
@@ -10,14 +10,17 @@ processes hits them alike. NumPy peak memory is counted by `tracemalloc`, torch 
 the timing and memory helpers, and their caveats, are in `utils.bench.measure`.
 
 After its own group it imports every module listed in `GROUP_MODULES` and appends the records that
-its `run(quick: bool) -> list[dict]` returns. Writes bench/results.md, bench/results.png and
-the JSON {"gemm_gflops": {...}, "machine": {...}, "results": [...]}.
+its `run(quick: bool[, sizes]) -> list[dict]` returns (`--groups` picks some). Writes bench/results.md,
+bench/results.png, the benchmark page docs/benchmarks.md (`benchmark_page`: the same tables, every
+target met or missed, the command that made it) and the JSON {"gemm_gflops": {...}, "machine": {...},
+"results": [...]}; records of the other groups add their own keys, the schema's keys stay.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import math
 import os
@@ -41,20 +44,22 @@ from utils.bench.measure import (
 ROOT = Path(__file__).resolve().parents[2]
 FULL_SIZES = (512, 1024, 2048, 4096, 8192)
 QUICK_SIZES = (512, 1024, 2048)
-IMPLS = ("numpy_naive", "numpy_tiled", "torch_naive", "torch_tiled", "torch_sdpa", "tf_naive", "tf_tiled")
+IMPLS = ("numpy_naive", "numpy_tiled", "torch_naive", "torch_tiled", "torch_tiled_compiled", "torch_sdpa", "tf_naive",
+         "tf_tiled")
 
 
 def attention_impls(n: int, d: int = 64, seed: int = 0) -> dict[str, Callable[[], Any]]:
-    """The seven benchmarked implementations, each a no-argument closure over (1, 1, n, d) inputs."""
+    """The benchmarked implementations, each a no-argument closure over (1, 1, n, d) inputs."""
     import torch
 
-    from utils.efficient import tiled_numpy, tiled_tf, tiled_torch
     from utils.core.frameworks import import_tensorflow
+    from utils.efficient import flash_fused_torch, tiled_numpy, tiled_tf, tiled_torch
 
     tf = import_tensorflow()
     rng = np.random.default_rng(seed)
     q, k, v = (rng.standard_normal((1, 1, n, d), dtype=np.float32) for _ in range(3))
     tq, tk, tv = (torch.from_numpy(a.copy()) for a in (q, k, v))
+    block = max(512, n // 8)
     fq, fk, fv = (tf.constant(a) for a in (q, k, v))
     scale = 1.0 / math.sqrt(d)
 
@@ -74,11 +79,13 @@ def attention_impls(n: int, d: int = 64, seed: int = 0) -> dict[str, Callable[[]
         "numpy_naive": numpy_naive,
         "numpy_tiled": lambda: tiled_numpy.flash_attention(q, k, v, block_q=128, block_k=512),
         "torch_naive": torch_naive,
-        "torch_tiled": lambda: tiled_torch.flash_attention(tq, tk, tv),  # its defaults: 1024 × 512 tiles
+        "torch_tiled": lambda: tiled_torch.flash_attention(tq, tk, tv, block_q=1024, block_k=512),
         "torch_sdpa": lambda: torch.nn.functional.scaled_dot_product_attention(tq, tk, tv),
         "tf_naive": tf_naive,
         "tf_tiled": lambda: tiled_tf.flash_attention(fq, fk, fv, block_q=512, block_k=1024),
-    }
+    } | ({"torch_tiled_compiled": lambda: flash_fused_torch.flash_attention_compiled(tq, tk, tv, block_q=block,
+                                                                                      block_k=block)}
+         if flash_fused_torch.compiler_available() else {})  # tiles of max(512, n/8): <= 64 tiles to compile
 
 
 def run_attention(sizes: tuple[int, ...] = FULL_SIZES, d: int = 64, repeats: int = 5,
@@ -109,12 +116,14 @@ def run_attention(sizes: tuple[int, ...] = FULL_SIZES, d: int = 64, repeats: int
 
 # The other benchmark groups, each a module with `run(quick: bool) -> list[dict]`, listed here
 # explicitly (no discovery by file name), in the order they run.
-GROUP_MODULES = ("utils.bench.long_context", "utils.bench.ring", "utils.bench.lm_generate")
+GROUP_MODULES = ("utils.bench.long_context", "utils.bench.ring", "utils.bench.lm_generate",
+                 "utils.bench.attention_backward")
 
 
-def extension_modules() -> list[Any]:
-    """The modules of GROUP_MODULES, imported, in order."""
-    return [importlib.import_module(name) for name in GROUP_MODULES]
+def extension_modules(groups: tuple[str, ...] | None = None) -> list[Any]:
+    """The modules of GROUP_MODULES (those whose last name part is in `groups`, if given), imported, in order."""
+    names = [n for n in GROUP_MODULES if groups is None or n.rsplit(".", 1)[-1] in groups]
+    return [importlib.import_module(name) for name in names]
 
 
 def machine_info() -> dict[str, Any]:
@@ -148,10 +157,12 @@ def target_checks(records: list[dict], gemm: dict[str, float]) -> list[str]:
     if ("numpy_naive", 8192) in at and ("numpy_tiled", 8192) in at:
         line("numpy_tiled peak MiB / numpy_naive peak MiB at n=8192",
              at["numpy_tiled", 8192]["peak_mib"] / max(at["numpy_naive", 8192]["peak_mib"], 1e-9), 1 / 16, False)
-    if ("torch_tiled", 4096) in at and ("torch_sdpa", 4096) in at:
-        line("torch_tiled throughput / torch_sdpa at n=4096",
-             at["torch_tiled", 4096]["gflops"] / at["torch_sdpa", 4096]["gflops"], 0.8)
-        line("torch_tiled % of torch GEMM rate at n=4096", at["torch_tiled", 4096]["pct_gemm"], 50)
+    ours = [at[name, 4096] for name in ("torch_tiled", "torch_tiled_compiled") if (name, 4096) in at]
+    if ours and ("torch_sdpa", 4096) in at:
+        best = max(ours, key=lambda r: r["gflops"])
+        line(f"fastest torch forward ({best['impl']}) throughput / torch_sdpa at n=4096",
+             best["gflops"] / at["torch_sdpa", 4096]["gflops"], 0.8)
+        line(f"fastest torch forward ({best['impl']}) % of torch GEMM rate at n=4096", best["pct_gemm"], 50)
     return lines
 
 
@@ -214,6 +225,17 @@ def plot_attention_results(records: list[dict]) -> Any:
     return fig
 
 
+def benchmark_page(payload: dict, command: str) -> str:
+    """The Markdown benchmark page (docs/benchmarks.md): how it was made, then every table and target."""
+    groups = ", ".join(dict.fromkeys(r["group"] for r in payload["results"])) or "none"
+    return ("# Benchmarks\n\n"
+            "Generated by `make bench` (`python -m utils.bench.run`); do not edit by hand, run it again.\n"
+            f"This page was written by `{command}` (groups: {groups}). Every rate is given next to the float32 "
+            "GEMM rate measured in the same run, and every target is reported met or missed. Other programs "
+            "share the machine, so the runs are interleaved and the ratios are the figures to trust.\n\n"
+            + markdown_table(payload))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m utils.bench.run", description=__doc__.splitlines()[0])
@@ -222,16 +244,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="comma-separated n values (overrides --quick's), e.g. 64,128")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per impl and n (>= 5 for reports)")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench", help="where results.md/.png go")
+    parser.add_argument("--page", type=Path, default=ROOT / "docs" / "benchmarks.md", help="the benchmark page")
     parser.add_argument("--gemm-size", type=int, default=2048, help="n of the n×n GEMM that sets the ceiling")
     parser.add_argument("--pause", type=float, default=PAUSE_S, help="idle seconds before each timed call")
     parser.add_argument("--no-extensions", action="store_true", help="skip the GROUP_MODULES groups")
+    parser.add_argument("--groups", help="comma-separated groups to run, e.g. attention,attention_backward")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
+    groups = tuple(args.groups.split(",")) if args.groups else None
     start = time.perf_counter()
     log = lambda text: print(text, flush=True)  # noqa: E731
     gemm = {"numpy": gemm_gflops("numpy", args.gemm_size), "torch": gemm_gflops("torch", args.gemm_size)}
     log(f"GEMM {args.gemm_size}x{args.gemm_size} float32: numpy {gemm['numpy']:.0f} GFLOP/s, torch {gemm['torch']:.0f} GFLOP/s")
-    records = run_attention(sizes, repeats=args.repeats, gemm=gemm, log=log, pause=args.pause)
+    records = []
+    if groups is None or "attention" in groups:
+        records = run_attention(sizes, repeats=args.repeats, gemm=gemm, log=log, pause=args.pause)
     # other load on the machine lowers a single GEMM measurement: measure again after the sweep, keep the higher
     after = {"numpy": gemm_gflops("numpy", args.gemm_size), "torch": gemm_gflops("torch", args.gemm_size)}
     for fw in gemm:
@@ -240,18 +267,22 @@ def main(argv: list[str] | None = None) -> int:
         r["pct_gemm"] = 100 * r["gflops"] / gemm["numpy" if r["impl"].startswith("numpy") else "torch"]
     log(f"GEMM after the sweep: numpy {after['numpy']:.0f}, torch {after['torch']:.0f} GFLOP/s; kept the higher")
     if not args.no_extensions:
-        for module in extension_modules():
+        for module in extension_modules(groups):
             log(f"group from {module.__name__}")
-            records.extend(module.run(args.quick))
+            wants_sizes = args.sizes and "sizes" in inspect.signature(module.run).parameters
+            records.extend(module.run(args.quick, sizes=sizes) if wants_sizes else module.run(args.quick))
     payload = {"gemm_gflops": gemm, "gemm_size": args.gemm_size, "machine": machine_info(), "results": records}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "results.md").write_text(markdown_table(payload), encoding="utf-8")
     plot_attention_results(records).savefig(args.out_dir / "results.png", dpi=100)
+    args.page.parent.mkdir(parents=True, exist_ok=True)
+    command = "python -m utils.bench.run" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    args.page.write_text(benchmark_page(payload, command), encoding="utf-8")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     print("\n" + markdown_table(payload))
-    log(f"done in {time.perf_counter() - start:.0f} s; wrote {args.out_dir / 'results.md'} and results.png")
+    log(f"done in {time.perf_counter() - start:.0f} s; wrote {args.out_dir / 'results.md'}, results.png and {args.page}")
     return 0
 
 

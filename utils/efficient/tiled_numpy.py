@@ -99,8 +99,8 @@ def causal_block_schedule(n_q: int, n_k: int, block_q: int, block_k: int) -> np.
     return np.where(sees_all, FULL, np.where(sees_any, PARTIAL, SKIPPED)).astype(np.int8)
 
 
-def _block_mask(mask: np.ndarray | None, causal: bool, i0: int, i1: int, j0: int, j1: int,
-                offset: int) -> np.ndarray | None:
+def block_mask(mask: np.ndarray | None, causal: bool, i0: int, i1: int, j0: int, j1: int,
+               offset: int) -> np.ndarray | None:
     """Boolean (i1-i0, j1-j0) 'may attend' tile, or None when every entry may attend."""
     tile = None if mask is None else mask[..., i0:i1, j0:j1]
     if causal and j1 - 1 > i0 + offset:  # the tile crosses the diagonal
@@ -109,40 +109,33 @@ def _block_mask(mask: np.ndarray | None, causal: bool, i0: int, i1: int, j0: int
     return tile
 
 
-def _flash_block(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, causal: bool,
-                 i0: int, i1: int, block_k: int, scale: np.float32) -> np.ndarray:
-    """FlashAttention-2 inner loop for one query block q[i0:i1] of one (batch, head); returns its output."""
+def flash_query_block(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, causal: bool,
+                      i0: int, i1: int, block_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """FlashAttention-2 inner loop for queries i0:i1 of one head: their output and log-sum-exp L."""
     n_q, n_k = q.shape[0], k.shape[0]
-    offset = n_k - n_q
-    q_blk = q[i0:i1] * scale  # fold 1/sqrt(d_k) into the small query block
-    rows = i1 - i0
-    m = np.full(rows, -np.inf, dtype=np.float32)
-    l = np.zeros(rows, dtype=np.float32)
-    acc = np.zeros((rows, v.shape[1]), dtype=np.float32)  # unnormalised output
-    s_buf = np.empty((rows, block_k), dtype=np.float32)
-    pv = np.empty_like(acc)
-    k_end = min(n_k, i1 - 1 + offset + 1) if causal else n_k  # causal: skip blocks above the diagonal
+    offset = n_k - n_q  # query i may see keys j <= i + offset when causal
+    q_blk = q[i0:i1] * q.shape[1] ** -0.5  # fold 1/sqrt(d_k) into the query block
+    m = np.full(i1 - i0, -np.inf, dtype=q.dtype)  # running max of each row
+    l = np.zeros(i1 - i0, dtype=q.dtype)  # running normaliser
+    acc = np.zeros((i1 - i0, v.shape[1]), dtype=q.dtype)  # unnormalised output
+    k_end = min(n_k, i1 + offset) if causal else n_k  # causal: skip the blocks above the diagonal
     for j0 in range(0, max(k_end, 0), block_k):
         j1 = min(j0 + block_k, n_k)
-        s = s_buf[:, : j1 - j0]
-        np.matmul(q_blk, k[j0:j1].T, out=s)  # (rows, bk) scores
-        tile = _block_mask(mask, causal, i0, i1, j0, j1, offset)
+        s = q_blk @ k[j0:j1].T  # (rows, bk) tile of scores
+        tile = block_mask(mask, causal, i0, i1, j0, j1, offset)
         if tile is not None:
-            np.copyto(s, -np.inf, where=~tile)
+            s[~tile] = -np.inf
         m_new = np.maximum(m, s.max(axis=1))
-        shift = np.where(np.isfinite(m_new), m_new, np.float32(0))
-        s -= shift[:, None]
-        np.exp(s, out=s)  # p = exp(s - m_new); masked entries give exp(-inf) = 0
+        shift = np.where(np.isfinite(m_new), m_new, 0.0)  # rows with no key yet: exp(-inf) = 0
+        p = np.exp(s - shift[:, None])
         alpha = np.exp(m - shift)  # rescales what was accumulated under the old max
-        l *= alpha
-        l += s.sum(axis=1)
-        acc *= alpha[:, None]
-        np.matmul(s, v[j0:j1], out=pv)
-        acc += pv
+        l = alpha * l + p.sum(axis=1)
+        acc = alpha[:, None] * acc + p @ v[j0:j1]
         m = m_new
-    # divide once at the end; rows that saw no key (l == 0) stay zero
-    np.divide(acc, l[:, None], out=acc, where=l[:, None] > 0)
-    return acc
+    seen = l > 0  # rows that saw no key (fully masked) get output 0 and L = -inf
+    out = np.divide(acc, l[:, None], out=np.zeros_like(acc), where=seen[:, None])  # divide once, at the end
+    lse = np.where(seen, m + np.log(np.where(seen, l, 1)), -np.inf)
+    return out, lse
 
 
 @lru_cache(maxsize=1)
@@ -169,19 +162,29 @@ def flash_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = Fal
     """Tiled exact attention (FlashAttention-2 loop order), float32, (..., n_q, d_v); mask True = may attend."""
     block_q, block_k = _check_block("block_q", block_q), _check_block("block_k", block_k)
     q, k, v, mask, batch = _prepare(q, k, v, mask)
-    n_q, d_k = q.shape[-2:]
+    n_q = q.shape[-2]
     out = np.empty(batch + (n_q, v.shape[-1]), dtype=np.float32)
-    scale = np.float32(1.0 / np.sqrt(d_k))
     tasks = [(b, i0) for b in np.ndindex(*batch) for i0 in range(0, n_q, block_q)]
 
-    def work(task: tuple) -> None:
+    def work(task: tuple) -> None:  # one query block of one (batch, head)
         b, i0 = task
         i1 = min(i0 + block_q, n_q)
-        out[b][i0:i1] = _flash_block(q[b], k[b], v[b], None if mask is None else mask[b], causal,
-                                     i0, i1, block_k, scale)
+        out[b][i0:i1], _ = flash_query_block(q[b], k[b], v[b], None if mask is None else mask[b], causal,
+                                             i0, i1, block_k)
 
     _run_blocks(work, tasks, n_threads)
     return out
+
+
+def attend_query_chunk(q_blk: np.ndarray, k: np.ndarray, v: np.ndarray, tile: np.ndarray | None) -> np.ndarray:
+    """Exact attention output of a chunk of queries (c, d) against ALL keys: one (c, n_k) block of scores."""
+    s = (q_blk @ k.T) * q_blk.shape[1] ** -0.5  # (c, n_k): the only large array
+    if tile is not None:
+        s[~tile] = -np.inf
+    m = s.max(axis=1, keepdims=True)
+    p = np.exp(s - np.where(np.isfinite(m), m, 0.0))  # stable softmax, numerator
+    l = p.sum(axis=1, keepdims=True)
+    return np.divide(p @ v, l, out=np.zeros((len(q_blk), v.shape[1]), q_blk.dtype), where=l > 0)
 
 
 def chunked_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, chunk: int = 128,
@@ -189,25 +192,15 @@ def chunked_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = F
     """Exact attention by query chunks (Rabe & Staats 2021): O(chunk · n_k) scores at a time."""
     chunk = _check_block("chunk", chunk)
     q, k, v, mask, batch = _prepare(q, k, v, mask)
-    n_q, d_k = q.shape[-2:]
-    n_k = k.shape[-2]
+    n_q, n_k = q.shape[-2], k.shape[-2]
     out = np.empty(batch + (n_q, v.shape[-1]), dtype=np.float32)
-    scale = np.float32(1.0 / np.sqrt(d_k))
     tasks = [(b, i0) for b in np.ndindex(*batch) for i0 in range(0, n_q, chunk)]
 
-    def work(task: tuple) -> None:
+    def work(task: tuple) -> None:  # one chunk of queries of one (batch, head)
         b, i0 = task
         i1 = min(i0 + chunk, n_q)
-        s = (q[b][i0:i1] * scale) @ k[b].T  # (chunk, n_k): the only large array
-        tile = _block_mask(None if mask is None else mask[b], causal, i0, i1, 0, n_k, n_k - n_q)
-        if tile is not None:
-            np.copyto(s, -np.inf, where=~tile)
-        m = s.max(axis=1, keepdims=True)
-        s -= np.where(np.isfinite(m), m, np.float32(0))
-        np.exp(s, out=s)
-        l = s.sum(axis=1, keepdims=True)
-        res = s @ v[b]
-        out[b][i0:i1] = np.divide(res, l, out=np.zeros_like(res), where=l > 0)
+        tile = block_mask(None if mask is None else mask[b], causal, i0, i1, 0, n_k, n_k - n_q)
+        out[b][i0:i1] = attend_query_chunk(q[b][i0:i1], k[b], v[b], tile)
 
     _run_blocks(work, tasks, n_threads)
     return out

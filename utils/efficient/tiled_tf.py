@@ -1,8 +1,9 @@
 """TensorFlow versions of `utils.efficient.tiled_numpy`: same names, same meaning, forward pass only.
 
 Plain eager ops in Python loops over the blocks, vectorised over the batch/head dimensions;
-TensorFlow's own intra-op threads parallelise each op. Float16/bfloat16 input is computed in
-float32, float64 stays float64.
+TensorFlow's own intra-op threads parallelise each op (TensorFlow fixes its thread pool once per
+process, so `n_threads` accepts only None). Float16/bfloat16 input is computed in float32,
+float64 stays float64. The differentiable version is `utils.efficient.flash_backward_tf`.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def online_softmax(x: Any, block_size: int = 4, axis: int = -1) -> Any:
     return tf.experimental.numpy.moveaxis(tf.math.divide_no_nan(e, l[..., None]), -1, axis)
 
 
-def _block_mask(mask: Any, causal: bool, i0: int, i1: int, j0: int, j1: int, offset: int) -> Any:
+def block_mask(mask: Any, causal: bool, i0: int, i1: int, j0: int, j1: int, offset: int) -> Any:
     """Boolean 'may attend' tile (..., i1-i0, j1-j0), or None when every entry may attend."""
     tile = None if mask is None else mask[..., i0:i1, j0:j1]
     if causal and j1 - 1 > i0 + offset:  # the tile crosses the diagonal
@@ -88,38 +89,46 @@ def _block_mask(mask: Any, causal: bool, i0: int, i1: int, j0: int, j1: int, off
     return tile
 
 
-def flash_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, block_q: int = 256,
-                    block_k: int = 1024) -> Any:
+def flash_query_block(q: Any, k: Any, v: Any, mask: Any, causal: bool, i0: int, i1: int,
+                      block_k: int) -> tuple[Any, Any]:
+    """FlashAttention-2 inner loop for queries i0:i1 (all leading dims at once): output and log-sum-exp L."""
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    offset = n_k - n_q  # query i may see keys j <= i + offset when causal
+    q_blk = q[..., i0:i1, :] * tf.cast(1 / math.sqrt(q.shape[-1]), q.dtype)  # fold 1/sqrt(d_k) into q
+    m = tf.fill(q_blk.shape[:-1], tf.constant(-math.inf, q.dtype))  # running max of each row
+    l = tf.zeros_like(m)  # running normaliser
+    acc = tf.zeros(q_blk.shape[:-1] + v.shape[-1:], dtype=q.dtype)  # unnormalised output
+    k_end = min(n_k, i1 + offset) if causal else n_k  # causal: skip the blocks above the diagonal
+    for j0 in range(0, max(k_end, 0), block_k):
+        j1 = min(j0 + block_k, n_k)
+        s = tf.matmul(q_blk, k[..., j0:j1, :], transpose_b=True)  # (..., rows, bk) tile of scores
+        tile = block_mask(mask, causal, i0, i1, j0, j1, offset)
+        if tile is not None:
+            s = tf.where(tile, s, tf.constant(-math.inf, q.dtype))
+        m_new = tf.maximum(m, tf.reduce_max(s, axis=-1))
+        shift = _safe(m_new)  # rows with no key yet: exp(-inf) = 0
+        p = tf.exp(s - shift[..., None])
+        alpha = tf.exp(m - shift)  # rescales what was accumulated under the old max
+        l = alpha * l + tf.reduce_sum(p, axis=-1)
+        acc = alpha[..., None] * acc + tf.matmul(p, v[..., j0:j1, :])
+        m = m_new
+    seen = l > 0  # rows that saw no key (fully masked) get output 0 and L = -inf
+    out = tf.math.divide_no_nan(acc, l[..., None])  # divide once, at the end
+    lse = tf.where(seen, m + tf.math.log(tf.where(seen, l, tf.ones_like(l))), tf.constant(-math.inf, q.dtype))
+    return out, lse
+
+
+def flash_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, block_q: int = 128,
+                    block_k: int = 512, n_threads: int | None = None) -> Any:
     """Tiled exact attention (FlashAttention-2 loop order), (..., n_q, d_v); mask True = may attend."""
     block_q, block_k = _check_block("block_q", block_q), _check_block("block_k", block_k)
+    if n_threads is not None:
+        raise ValueError(f"n_threads must be None in TensorFlow (its thread pool is set per process), got {n_threads!r}")
     q, k, v, mask, _ = _prepare(q, k, v, mask)
-    n_q, d_k = q.shape[-2:]
-    n_k = k.shape[-2]
-    offset = n_k - n_q
-    q = q * tf.cast(1.0 / math.sqrt(d_k), q.dtype)  # fold 1/sqrt(d_k) into q
-    outputs = []
-    for i0 in range(0, n_q, block_q):
-        i1 = min(i0 + block_q, n_q)
-        q_blk = q[..., i0:i1, :]
-        m = tf.fill(q_blk.shape[:-1] + (1,), tf.constant(-math.inf, q.dtype))
-        l = tf.zeros_like(m)
-        acc = tf.zeros(q_blk.shape[:-1] + (v.shape[-1],), dtype=q.dtype)  # unnormalised output
-        k_end = min(n_k, i1 + offset) if causal else n_k  # causal: skip blocks above the diagonal
-        for j0 in range(0, max(k_end, 0), block_k):
-            j1 = min(j0 + block_k, n_k)
-            s = tf.matmul(q_blk, k[..., j0:j1, :], transpose_b=True)  # (..., bq, bk)
-            tile = _block_mask(mask, causal, i0, i1, j0, j1, offset)
-            if tile is not None:
-                s = tf.where(tile, s, tf.constant(-math.inf, q.dtype))
-            m_new = tf.maximum(m, tf.reduce_max(s, axis=-1, keepdims=True))
-            shift = _safe(m_new)
-            p = tf.exp(s - shift)
-            alpha = tf.exp(m - shift)  # rescales what was accumulated under the old max
-            l = alpha * l + tf.reduce_sum(p, axis=-1, keepdims=True)
-            acc = alpha * acc + tf.matmul(p, v[..., j0:j1, :])
-            m = m_new
-        outputs.append(tf.math.divide_no_nan(acc, l))  # divide once; l == 0 rows give 0
-    return tf.concat(outputs, axis=-2)
+    n_q = q.shape[-2]
+    blocks = [flash_query_block(q, k, v, mask, causal, i0, min(i0 + block_q, n_q), block_k)[0]
+              for i0 in range(0, n_q, block_q)]
+    return tf.concat(blocks, axis=-2)
 
 
 def chunked_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, chunk: int = 128) -> Any:
@@ -132,7 +141,7 @@ def chunked_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = F
     for i0 in range(0, n_q, chunk):
         i1 = min(i0 + chunk, n_q)
         s = tf.matmul(q[..., i0:i1, :], k, transpose_b=True) / tf.cast(math.sqrt(d_k), q.dtype)
-        tile = _block_mask(mask, causal, i0, i1, 0, n_k, n_k - n_q)
+        tile = block_mask(mask, causal, i0, i1, 0, n_k, n_k - n_q)
         if tile is not None:
             s = tf.where(tile, s, tf.constant(-math.inf, q.dtype))
         e = tf.exp(s - _safe(tf.reduce_max(s, axis=-1, keepdims=True)))

@@ -1,18 +1,15 @@
-"""PyTorch versions of `utils.efficient.tiled_numpy`: same names, same meaning, forward pass only (no autograd).
+"""PyTorch versions of `utils.efficient.tiled_numpy`: same names, same defaults, the same loop.
 
-Float16/bfloat16 input is computed in float32, float64 stays float64. Two CPU-specific choices in
-`flash_attention`, both measured by `make bench` (README, "Performance"):
-- the running normaliser l rides in the accumulator: V gets a column of ones, so the same `addmm`
-  that adds P·V also adds P's row sums (one pass over each tile fewer than a separate `sum`);
-- by default the query blocks run one after another and each op uses torch's intra-op threads;
-  `n_threads=k > 1` runs them in k Python threads instead (torch's pool set to one thread meanwhile),
-  which on 2 cores measured slower: every tile is ~10 small ops, and the threads contend for the GIL.
+Float16/bfloat16 input is computed in float32, float64 stays float64. The loops run one query
+block after another, vectorised over the batch and head dimensions; each op uses torch's
+intra-op threads (`n_threads=None`, as in NumPy "all cores"). `n_threads=k > 1` runs the query
+blocks in k Python threads instead, with torch's pool set to one thread meanwhile.
+The autograd-aware version (forward and backward) is `utils.efficient.flash_backward_torch`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,8 +76,8 @@ def online_softmax(x: torch.Tensor, block_size: int = 4, axis: int = -1) -> torc
     return out.movedim(-1, axis)
 
 
-def _block_mask(mask: Any, causal: bool, i0: int, i1: int, j0: int, j1: int, offset: int) -> Any:
-    """Boolean (i1-i0, j1-j0) 'may attend' tile, or None when every entry may attend."""
+def block_mask(mask: Any, causal: bool, i0: int, i1: int, j0: int, j1: int, offset: int) -> Any:
+    """Boolean (..., i1-i0, j1-j0) 'may attend' tile, or None when every entry may attend."""
     tile = None if mask is None else mask[..., i0:i1, j0:j1]
     if causal and j1 - 1 > i0 + offset:  # the tile crosses the diagonal
         diag = torch.arange(j0, j1)[None, :] <= torch.arange(i0, i1)[:, None] + offset
@@ -88,39 +85,38 @@ def _block_mask(mask: Any, causal: bool, i0: int, i1: int, j0: int, j1: int, off
     return tile
 
 
-def _flash_block(q: torch.Tensor, k: torch.Tensor, v_ext: torch.Tensor, mask: Any, causal: bool,
-                 i0: int, i1: int, block_k: int) -> torch.Tensor:
-    """FlashAttention-2 inner loop for one query block q[i0:i1] of one (batch, head); v_ext = [V | 1]."""
-    n_q, n_k = q.shape[0], k.shape[0]
-    offset = n_k - n_q
-    q_blk = q[i0:i1] * (1.0 / math.sqrt(q.shape[1]))  # fold 1/sqrt(d_k) into the query block
-    rows = i1 - i0
-    m = torch.full((rows, 1), -math.inf, dtype=q.dtype)
-    acc = torch.zeros((rows, v_ext.shape[1]), dtype=q.dtype)  # [unnormalised output | running normaliser l]
-    s_buf = torch.empty((rows, block_k), dtype=q.dtype)
-    k_end = min(n_k, i1 + offset) if causal else n_k  # causal: skip blocks above the diagonal
+def flash_query_block(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any, causal: bool,
+                      i0: int, i1: int, block_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """FlashAttention-2 inner loop for queries i0:i1 (all leading dims at once): output and log-sum-exp L."""
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    offset = n_k - n_q  # query i may see keys j <= i + offset when causal
+    q_blk = q[..., i0:i1, :] * (1 / math.sqrt(q.shape[-1]))  # fold 1/sqrt(d_k) into the query block
+    m = torch.full(q_blk.shape[:-1], -math.inf, dtype=q.dtype)  # running max of each row
+    l = torch.zeros_like(m)  # running normaliser
+    acc = torch.zeros(q_blk.shape[:-1] + v.shape[-1:], dtype=q.dtype)  # unnormalised output
+    k_end = min(n_k, i1 + offset) if causal else n_k  # causal: skip the blocks above the diagonal
     for j0 in range(0, max(k_end, 0), block_k):
         j1 = min(j0 + block_k, n_k)
-        s = torch.mm(q_blk, k[j0:j1].T, out=s_buf[:, : j1 - j0])  # (rows, bk) scores
-        tile = _block_mask(mask, causal, i0, i1, j0, j1, offset)
+        s = q_blk @ k[..., j0:j1, :].transpose(-2, -1)  # (..., rows, bk) tile of scores
+        tile = block_mask(mask, causal, i0, i1, j0, j1, offset)
         if tile is not None:
-            s.masked_fill_(~tile, -math.inf)
-        m_new = torch.maximum(m, s.amax(dim=1, keepdim=True))
-        # a row that has seen only masked keys keeps m = -inf: shift it by 0 so exp gives 0, not NaN
-        shift = m_new if tile is None and mask is None else torch.nan_to_num(m_new, neginf=0.0)
-        s.sub_(shift).exp_()  # p = exp(s - m_new); masked entries give 0
+            s = s.masked_fill(~tile, -math.inf)
+        m_new = torch.maximum(m, s.amax(dim=-1))
+        shift = torch.where(torch.isfinite(m_new), m_new, 0.0)  # rows with no key yet: exp(-inf) = 0
+        p = torch.exp(s - shift[..., None])
         alpha = torch.exp(m - shift)  # rescales what was accumulated under the old max
-        acc.mul_(alpha).addmm_(s, v_ext[j0:j1])  # acc[:, :d] += P V and, from the ones column, l += rowsum(P)
+        l = alpha * l + p.sum(dim=-1)
+        acc = alpha[..., None] * acc + p @ v[..., j0:j1, :]
         m = m_new
-    out, l = acc[:, :-1], acc[:, -1:]
-    # divide once at the end; rows that saw no key (l == 0) stay zero
-    return torch.where(l > 0, out / l.clamp_min(torch.finfo(acc.dtype).tiny), torch.zeros_like(out))
+    seen = l > 0  # rows that saw no key (fully masked) get output 0 and L = -inf
+    out = torch.where(seen[..., None], acc / torch.where(seen, l, 1.0)[..., None], 0.0)  # divide once
+    lse = torch.where(seen, m + torch.log(torch.where(seen, l, 1.0)), -math.inf)
+    return out, lse
 
 
 def _run_blocks(fn: Any, tasks: list, n_threads: int | None) -> None:
     """Run fn(task) for every task over Python threads, torch's intra-op pool set to 1 meanwhile."""
-    n_threads = n_threads or os.cpu_count() or 1
-    if n_threads <= 1 or len(tasks) <= 1:
+    if n_threads is None or n_threads <= 1 or len(tasks) <= 1:  # torch's own intra-op threads
         for task in tasks:
             fn(task)
         return
@@ -135,23 +131,19 @@ def _run_blocks(fn: Any, tasks: list, n_threads: int | None) -> None:
 
 
 @torch.no_grad()
-def flash_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, block_q: int = 1024,
-                    block_k: int = 512, n_threads: int = 1) -> torch.Tensor:
+def flash_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, block_q: int = 128,
+                    block_k: int = 512, n_threads: int | None = None) -> torch.Tensor:
     """Tiled exact attention (FlashAttention-2 loop order), (..., n_q, d_v); mask True = may attend."""
     block_q, block_k = _check_block("block_q", block_q), _check_block("block_k", block_k)
     q, k, v, mask, batch = _prepare(q, k, v, mask)
     n_q = q.shape[-2]
     out = torch.empty(batch + (n_q, v.shape[-1]), dtype=q.dtype)
-    v_ext = torch.cat([v, torch.ones(v.shape[:-1] + (1,), dtype=v.dtype)], dim=-1)  # [V | 1]
-    tasks = [(b, i0) for b in _ndindex(batch) for i0 in range(0, n_q, block_q)]
 
-    def work(task: tuple) -> None:
-        b, i0 = task
+    def work(i0: int) -> None:  # one query block, all (batch, head) at once
         i1 = min(i0 + block_q, n_q)
-        out[b][i0:i1] = _flash_block(q[b], k[b], v_ext[b], None if mask is None else mask[b], causal, i0, i1,
-                                     block_k)
+        out[..., i0:i1, :], _ = flash_query_block(q, k, v, mask, causal, i0, i1, block_k)
 
-    _run_blocks(work, tasks, n_threads)
+    _run_blocks(work, list(range(0, n_q, block_q)), n_threads)
     return out
 
 
@@ -167,7 +159,7 @@ def chunked_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = F
     for i0 in range(0, n_q, chunk):
         i1 = min(i0 + chunk, n_q)
         s = (q[..., i0:i1, :] * (1.0 / math.sqrt(d_k))) @ k.transpose(-2, -1)  # (..., chunk, n_k)
-        tile = _block_mask(mask, causal, i0, i1, 0, n_k, n_k - n_q)
+        tile = block_mask(mask, causal, i0, i1, 0, n_k, n_k - n_q)
         if tile is not None:
             s = s.masked_fill(~tile, -math.inf)
         m = s.amax(dim=-1, keepdim=True)
@@ -176,10 +168,3 @@ def chunked_attention(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = F
         res = e @ v
         out[..., i0:i1, :] = torch.where(l > 0, res / l.clamp_min(torch.finfo(res.dtype).tiny), torch.zeros_like(res))
     return out
-
-
-def _ndindex(shape: tuple) -> list[tuple]:
-    """All index tuples of `shape` (one empty tuple for shape ())."""
-    import itertools
-
-    return list(itertools.product(*(range(s) for s in shape)))

@@ -1,10 +1,10 @@
-"""Chapter 08a exercises: the cost of attention, the online softmax and FlashAttention's block step."""
+"""Chapter 08a exercises: the cost of attention, merging partial softmax results, FlashAttention's block step."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from utils.efficient.tiled_numpy import SKIPPED, causal_block_schedule, online_softmax_update
+from utils.efficient.tiled_numpy import SKIPPED, causal_block_schedule
 from utils.exercises.core import Case, Exercise, Mistake, register
 
 # ---------------------------------------------------------------- 08a.1 attention FLOPs
@@ -38,57 +38,96 @@ register(Exercise(
     ],
 ))
 
-# ---------------------------------------------------------------- 08a.2 the online-softmax update
+# ---------------------------------------------------------------- 08a.2 merge two partial results
 
 
-def _update_cases() -> list[Case]:
+def _merge(m1, l1, o1, m2, l2, o2):
+    m = np.maximum(m1, m2)
+    shift = np.where(np.isfinite(m), m, 0.0)  # both halves fully masked: keep everything at 0
+    w1, w2 = l1 * np.exp(m1 - shift), l2 * np.exp(m2 - shift)  # each half's normaliser against the common max
+    l = w1 + w2
+    o = np.divide(w1[:, None] * o1 + w2[:, None] * o2, l[:, None], out=np.zeros_like(o1), where=l[:, None] > 0)
+    return m, l, o
+
+
+def _partial(s, v):
+    """(m, l, o) of one key block: its row max, its normaliser and its NORMALISED output."""
+    m = s.max(axis=1)
+    shift = np.where(np.isfinite(m), m, 0.0)
+    p = np.exp(s - shift[:, None])
+    l = p.sum(axis=1)
+    return m, l, np.divide(p @ v, l[:, None], out=np.zeros((len(s), v.shape[1])), where=l[:, None] > 0)
+
+
+def _merge_cases() -> list[Case]:
     rng = np.random.default_rng(82)
-    m0 = rng.normal(size=3) * 3
-    l0 = rng.uniform(0.5, 3.0, size=3)
-    return [
-        Case("first block: m = -inf, l = 0", (np.full(3, -np.inf), np.zeros(3), rng.normal(size=(3, 4)))),
-        Case("a later block whose max is smaller than m", (m0 + 20, l0, rng.normal(size=(3, 2)))),
-        Case("a later block whose max is LARGER than m", (m0, l0, rng.normal(size=(3, 5)) * 3 + 8)),
-        Case("huge scores (exp would overflow)", (np.array([1000.0]), np.array([1.0]), np.array([[1003.0, 999.0]]))),
-        Case("a masked row: scores all -inf", (np.array([0.5, -np.inf]), np.array([2.0, 0.0]),
-                                               np.full((2, 3), -np.inf))),
-    ]
+    cases = []
+    for label, shift2, rows, n1, n2 in [("two random halves", 0.0, 3, 4, 5),
+                                        ("the second half has much larger scores", 9.0, 3, 3, 2),
+                                        ("scores of order 1e4", 1e4, 2, 4, 4)]:
+        s1 = rng.normal(size=(rows, n1)) * 2 + (shift2 if label.startswith("scores") else 0)
+        s2 = rng.normal(size=(rows, n2)) * 2 + shift2
+        v1, v2 = rng.normal(size=(n1, 3)), rng.normal(size=(n2, 3))
+        cases.append(Case(label, (*_partial(s1, v1), *_partial(s2, v2))))
+    s1, s2 = rng.normal(size=(2, 3)), np.full((2, 4), -np.inf)
+    s1[1] = -np.inf  # row 1 sees no key in either half
+    cases.append(Case("a fully masked second half, and a row masked in both",
+                      (*_partial(s1, rng.normal(size=(3, 3))), *_partial(s2, rng.normal(size=(4, 3))))))
+    return cases
 
 
-def _update_no_rescale(m, l, scores):
-    m_new = np.maximum(m, scores.max(axis=-1))
-    shift = np.where(np.isfinite(m_new), m_new, 0.0)
-    return m_new, l + np.exp(scores - shift[..., None]).sum(axis=-1)
+def _merge_average(m1, l1, o1, m2, l2, o2):
+    m, l, _ = _merge(m1, l1, o1, m2, l2, o2)
+    return m, l, (o1 + o2) / 2
 
 
-def _update_inverted_rescale(m, l, scores):
-    m_new = np.maximum(m, scores.max(axis=-1))
-    shift = np.where(np.isfinite(m_new), m_new, 0.0)
-    alpha = np.exp(np.where(np.isfinite(m), shift - m, 0.0))
-    return m_new, l * alpha + np.exp(scores - shift[..., None]).sum(axis=-1)
+def _merge_unrescaled(m1, l1, o1, m2, l2, o2):
+    m, l, _ = _merge(m1, l1, o1, m2, l2, o2)
+    return m, l1 + l2, (l1[:, None] * o1 + l2[:, None] * o2) / (l1 + l2)[:, None]
 
 
-def _update_block_max(m, l, scores):
-    m_blk = scores.max(axis=-1)
-    shift = np.where(np.isfinite(m_blk), m_blk, 0.0)
-    return np.maximum(m, m_blk), l + np.exp(scores - shift[..., None]).sum(axis=-1)
+def _merge_no_masked_rows(m1, l1, o1, m2, l2, o2):
+    m = np.maximum(m1, m2)
+    w1, w2 = l1 * np.exp(m1 - m), l2 * np.exp(m2 - m)
+    return m, w1 + w2, (w1[:, None] * o1 + w2[:, None] * o2) / (w1 + w2)[:, None]
+
+
+def _merge_weighted_sum(m1, l1, o1, m2, l2, o2):
+    m = np.maximum(m1, m2)
+    shift = np.where(np.isfinite(m), m, 0.0)
+    return (l1 * np.exp(m1 - shift))[:, None] * o1 + (l2 * np.exp(m2 - shift))[:, None] * o2
+
+
+def _merge_no_l(m1, l1, o1, m2, l2, o2):
+    m = np.maximum(m1, m2)
+    shift = np.where(np.isfinite(m), m, 0.0)
+    e1, e2 = np.exp(m1 - shift), np.exp(m2 - shift)
+    return np.divide(e1[:, None] * o1 + e2[:, None] * o2, (e1 + e2)[:, None], out=np.zeros_like(o1),
+                     where=(e1 + e2)[:, None] > 0)
 
 
 register(Exercise(
     id="08a.2",
-    title="the online-softmax update of (m, l)", title_zh="(m, l) 的在线 softmax 更新",
-    reference=online_softmax_update,
-    results=("m", "l"),
-    cases=_update_cases,
+    title="merge two partial results computed on disjoint key blocks",
+    title_zh="合并在不相交键块上算出的两个部分结果",
+    reference=_merge,
+    cases=_merge_cases,
     mistakes=[
-        Mistake("when the max rises, the old normaliser was computed against the old max: multiply l by "
-                "exp(m - m_new) before adding the block's sum.", _update_no_rescale,
-                hint_zh="最大值变大时，旧的归一化项是按旧的最大值算的：先把 l 乘以 exp(m - m_new)，再加上本块的和。"),
-        Mistake("the rescale factor is exp(m_old - m_new) <= 1, not exp(m_new - m_old).", _update_inverted_rescale,
-                hint_zh="重缩放因子是 exp(m_old - m_new) <= 1，而不是 exp(m_new - m_old)。"),
-        Mistake("shift the block by the RUNNING max m_new = max(m, block max), not by the block's own max, "
-                "and rescale l.", _update_block_max,
-                hint_zh="本块要减去“当前累计”的最大值 m_new = max(m, 块内最大值)，而不是块自己的最大值，并且要重缩放 l。"),
+        Mistake("the two halves do not count equally: weight each normalised output by its share of the softmax "
+                "mass, l·exp(m - m_new), not 1/2.", _merge_average,
+                hint_zh="两半的权重不相等：每个归一化输出要按它占的 softmax 质量 l·exp(m - m_new) 加权，而不是各占 1/2。"),
+        Mistake("each l was summed against its OWN max: rescale it by exp(m_half - m_new) before adding or "
+                "weighting (l1 + l2 mixes two different reference points).", _merge_unrescaled,
+                hint_zh="每个 l 是相对于它自己的最大值求和的：相加或加权之前先乘以 exp(m_half - m_new)。"),
+        Mistake("a row that saw no key has m = -inf in both halves: exp(-inf - (-inf)) is NaN. Shift by 0 where "
+                "the new max is -inf, and return o = 0 where l = 0.", _merge_no_masked_rows,
+                hint_zh="两半都被完全遮蔽的行 m = -inf，exp(-inf - (-inf)) 是 NaN：此时用 0 作平移，l = 0 时输出 0。"),
+        Mistake("o1 and o2 are already normalised: after weighting them by w = l·exp(m_half - m_new), divide by the "
+                "new l = w1 + w2.", lambda *a: (_merge(*a)[0], _merge(*a)[1], _merge_weighted_sum(*a)),
+                hint_zh="o1、o2 已经归一化：按 w = l·exp(m_half - m_new) 加权后，还要除以新的 l = w1 + w2。"),
+        Mistake("exp(m_half - m_new) alone is not a half's share: a half with more keys (a larger l) counts more, so "
+                "weight by l·exp(m_half - m_new).", lambda *a: (_merge(*a)[0], _merge(*a)[1], _merge_no_l(*a)),
+                hint_zh="只用 exp(m_half - m_new) 不是这一半的权重：键越多（l 越大）权重越大，要用 l·exp(m_half - m_new)。"),
     ],
 ))
 
