@@ -119,6 +119,7 @@ register(Exercise(
     title="retrieve a value with attention", title_zh="用注意力检索一个值",
     reference=_retrieve,
     cases=_retrieve_cases,
+    forbidden=("utils.core.attention_numpy.scaled_dot_product_attention", "utils.core.attention_numpy.softmax"),
     mistakes=[
         Mistake("divide the scores q·k by √d_k before the softmax.", _retrieve_unscaled,
                 hint_zh="在 softmax 之前把分数 q·k 除以 √d_k。"),

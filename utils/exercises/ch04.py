@@ -95,6 +95,7 @@ register(Exercise(
     title="mask before softmax", title_zh="先掩码，再 softmax",
     reference=_masked_reference,
     cases=_mask_cases,
+    forbidden=("utils.core.attention_numpy.softmax",),
     mistakes=[
         Mistake("mask applied after softmax: the kept weights no longer sum to 1. Set masked scores to -inf "
                 "BEFORE the softmax.", _mask_after_softmax,
