@@ -3,12 +3,13 @@ listens on 127.0.0.1 only."""
 
 import json
 import os
+import queue
 import re
-import selectors
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -40,15 +41,17 @@ def _get(url: str, token: str | None = None) -> int:
 
 def _read_login_url(proc: subprocess.Popen, timeout: float) -> str | None:
     """The login URL that `python -m tools.lab` prints on stdout once the server answers."""
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
-        if selector.select(timeout=0.5):
-            line = proc.stdout.readline()
-            found = re.search(r"http://127\.0\.0\.1:\d+/lab/\S+", line)
-            if found:
-                return found.group(0)
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        found = re.search(r"http://127\.0\.0\.1:\d+/lab/\S+token=\S+", line)
+        if found:
+            return found.group(0)
     return None
 
 

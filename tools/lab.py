@@ -2,6 +2,7 @@
 
     python -m tools.lab                        # first free port from 8888, opens a browser if there is one
     python -m tools.lab --port 8899 --no-browser
+    python -m tools.lab --notebook workspace/00_setup.ipynb
 
 The server arguments live here, once, so the tests start exactly what `make lab` starts.
 Jupyter prints a token only when it generated the token itself, so once the server answers,
@@ -27,10 +28,10 @@ START_NOTEBOOK = "chapters/00_setup.ipynb"
 HOST = "127.0.0.1"
 
 
-def lab_command(port: int | None = None, open_browser: bool = True) -> list[str]:
-    """The `jupyter lab` command line that `make lab` runs."""
+def lab_command(port: int | None = None, open_browser: bool = True, notebook: str | None = None) -> list[str]:
+    """The `jupyter lab` command line that `make lab` runs (opening `notebook`, default chapter 00)."""
     cmd = [
-        sys.executable, "-m", "jupyterlab", START_NOTEBOOK,
+        sys.executable, "-m", "jupyterlab", notebook or START_NOTEBOOK,
         f"--ServerApp.ip={HOST}",  # loopback only: nobody else on the network can connect
         f"--ServerApp.root_dir={ROOT}",
     ]
@@ -92,17 +93,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.lab", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=None, help="port (default: first free from 8888)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--notebook", default=None, help=f"notebook to open (default: {START_NOTEBOOK})")
     args = parser.parse_args(argv)
+    notebook = args.notebook or START_NOTEBOOK
     env = server_env()
     token = env["JUPYTER_TOKEN"]
     port = args.port or free_port()
-    proc = subprocess.Popen(lab_command(port=port, open_browser=not args.no_browser), cwd=ROOT, env=env)
+    proc = subprocess.Popen(lab_command(port=port, open_browser=not args.no_browser, notebook=notebook),
+                            cwd=ROOT, env=env)
     # Ctrl+C reaches the server too (same process group); it asks to confirm and shuts down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     if wait_until_ready(port, token, proc):
         print("\n    The course is running. Open this URL in a browser; it logs you in:\n\n"
-              f"        {lab_url(port, token)}\n\n"
+              f"        {lab_url(port, token, notebook)}\n\n"
               "    Stop the server with Ctrl+C (twice).\n", flush=True)
     return proc.wait()
 
