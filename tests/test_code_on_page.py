@@ -90,6 +90,14 @@ REQUIRED["08c"] = [
     *[("utils/distributed/paged_kv_numpy.py", name) for name in
       ("PagedKVCache", "paged_attention", "simulate_server", "wasted_percent")],
 ]
+REQUIRED["10"] = [
+    *[("utils/models/gpt_numpy.py", name) for name in
+      ("bigram_loss", "window_mask", "causal_attention", "project_qkv", "self_attention", "block", "gpt_logits",
+       "cross_entropy", "sample_windows", "attention_maps", "offset_profile")],
+    *[(f"utils/models/gpt_{fw}.py", name) for fw in ("torch", "tf")
+      for name in ("causal_attention", "SelfAttention", "Block", "GPT", "train_gpt")],
+    *[("utils/models/gpt_torch.py", name) for name in ("WindowKVCache", "generate")],
+]
 
 
 def _cells(path: Path) -> list[dict]:

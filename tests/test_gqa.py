@@ -99,3 +99,14 @@ def test_bad_inputs_raise():
         grouped_query_attention(q, k, v)
     with pytest.raises(ValueError, match="x must be"):
         gqa_forward(np.zeros((2, 3, 5)), init_gqa_params(16, 4, 2), 4, 2)
+
+
+def test_gqa_diagram_draws_one_line_per_query_head():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils.efficient.long_context_diagrams import draw_gqa_heads
+
+    fig = draw_gqa_heads(8, (8, 2, 1))
+    assert [len(ax.lines) for ax in fig.axes] == [8, 8, 8]
+    assert [len(ax.patches) for ax in fig.axes] == [8 + 8, 8 + 2, 8 + 1]  # query boxes + kv boxes

@@ -71,3 +71,15 @@ def test_bad_inputs_raise():
         sliding_window_mask(4, 0)
     with pytest.raises(ValueError, match="q and k must have equal shapes"):
         banded_attention(np.zeros((4, 3)), np.zeros((5, 3)), np.zeros((5, 3)), 2)
+
+
+def test_masks_are_drawn_as_masks_and_weights_are_refused():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils.efficient.long_context_diagrams import plot_masks
+
+    fig = plot_masks(np.stack([sliding_window_mask(6, 2)]), ["w = 2"])
+    assert fig.axes[0].images[0].get_cmap().N == 2                       # two colours, no colour bar
+    with pytest.raises(ValueError, match="masks must be bool"):
+        plot_masks(np.ones((1, 4, 4)), ["weights"])

@@ -74,7 +74,7 @@ def draw_kv_cache(t: int = 5) -> Figure:
             f"{t + 1} cached keys", fontsize=8, va="center")
     ax.text((t - 1) / 2, -0.65, f"positions 0 … {t - 1}: computed at earlier steps, read from the cache",
             ha="center", fontsize=8)
-    ax.set_xlim(-2.6, t + 4.2)
+    ax.set_xlim(-2.6, t + 6.2)
     ax.set_ylim(-0.9, 2.6)
     ax.axis("off")
     ax.set_title(f"One decode step with a KV cache (step {t})", fontsize=10)
@@ -93,6 +93,6 @@ def draw_rope_rotation(pairs: np.ndarray, thetas: Sequence[float], positions: Se
             ax.annotate("", xy=(x, y), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": c, "lw": 1.4})
             ax.text(1.1 * x, 1.1 * y, f"p={p}", fontsize=8, color=c, ha="center", va="center")
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel=f"feature {2 * i} (interleaved layout)",
-               ylabel=f"feature {2 * i + 1}", title=f"pair {i}: θ_{i} = {theta:g} rad per position")
+               ylabel=f"feature {2 * i + 1}", title=f"pair {i}: $\\theta_{i}$ = {theta:g} rad per position")
         ax.tick_params(labelsize=8)
     return fig

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from utils.core.frameworks import import_tensorflow
 from utils.efficient import positions_numpy as ref
+from utils.efficient.positions_numpy import rope_frequencies
 
 tf = import_tensorflow()
 
@@ -19,7 +18,10 @@ def sinusoidal_positions(n: int, d_model: int, base: float = 10000.0) -> Any:
 
 def rope_angles(n: int, d: int, positions: Any = None, base: float = 10000.0) -> Any:
     """(n, d/2) float64 angles p · θ_i for the positions p (default 0 .. n-1) of n rows."""
-    return tf.constant(ref.rope_angles(n, d, None if positions is None else np.asarray(positions), base))
+    pos = tf.range(n) if positions is None else tf.convert_to_tensor(positions)
+    if tuple(pos.shape) != (n,):
+        raise ValueError(f"positions must have shape (n,) = ({n},), got {tuple(pos.shape)}")
+    return tf.cast(pos, tf.float64)[:, None] * tf.constant(rope_frequencies(d, base))[None, :]
 
 
 def check_rope_input(x: Any) -> Any:

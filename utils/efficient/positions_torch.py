@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from utils.efficient import positions_numpy as ref
+from utils.efficient.positions_numpy import rope_frequencies
 
 
 def sinusoidal_positions(n: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
@@ -14,8 +15,10 @@ def sinusoidal_positions(n: int, d_model: int, base: float = 10000.0) -> torch.T
 
 def rope_angles(n: int, d: int, positions: torch.Tensor | None = None, base: float = 10000.0) -> torch.Tensor:
     """(n, d/2) float64 angles p · θ_i for the positions p (default 0 .. n-1) of n rows."""
-    return torch.from_numpy(ref.rope_angles(n, d, None if positions is None else torch.as_tensor(positions).numpy(),
-                                            base))
+    pos = torch.arange(n) if positions is None else torch.as_tensor(positions)
+    if tuple(pos.shape) != (n,):
+        raise ValueError(f"positions must have shape (n,) = ({n},), got {tuple(pos.shape)}")
+    return pos.to(torch.float64)[:, None] * torch.from_numpy(rope_frequencies(d, base))[None, :]
 
 
 def check_rope_input(x: torch.Tensor) -> torch.Tensor:

@@ -40,27 +40,23 @@ def _same_generation(got, expected) -> bool:
             and expected[1].length <= cache.length <= expected[1].length + 1)
 
 
-def _generate_first_position(params, prompt, n_new, cfg):
+def _greedy_variant(params, prompt, n_new, cfg, position=-1, prefill=True):
     cache, tokens = KVCache(cfg.n_layers), prompt
-    logits = decode_step(params, prompt, cache, cfg)
+    logits = decode_step(params, prompt if prefill else prompt[:, -1:], cache, cfg)
     for step in range(n_new):
-        nxt = logits[:, 0].argmax(-1)[:, None]
+        nxt = logits[:, position].argmax(-1)[:, None]
         tokens = np.concatenate([tokens, nxt], axis=1)
         if step + 1 < n_new:
             logits = decode_step(params, nxt, cache, cfg)
     return tokens, cache
+
+
+def _generate_first_position(params, prompt, n_new, cfg):
+    return _greedy_variant(params, prompt, n_new, cfg, position=0)
 
 
 def _generate_no_prefill(params, prompt, n_new, cfg):
-    cache = KVCache(cfg.n_layers)
-    tokens = prompt
-    logits = decode_step(params, prompt[:, -1:], cache, cfg)
-    for step in range(n_new):
-        nxt = logits[:, -1].argmax(-1)[:, None]
-        tokens = np.concatenate([tokens, nxt], axis=1)
-        if step + 1 < n_new:
-            logits = decode_step(params, nxt, cache, cfg)
-    return tokens, cache
+    return _greedy_variant(params, prompt, n_new, cfg, prefill=False)
 
 
 def _generate_without_cache(params, prompt, n_new, cfg):
