@@ -156,7 +156,7 @@ def _bound_names(source: str) -> dict[str, str | None]:
                 names[alias.asname or alias.name] = f"{node.module}:{alias.name}"
         elif isinstance(node, ast.FunctionDef | ast.ClassDef):
             names[node.name] = None
-        elif isinstance(node, ast.Assign):
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):  # a number is no answer
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     names[target.id] = None
