@@ -71,9 +71,8 @@ def expected_cell(path: str, names: list[str]) -> str:
 
 def notebooks() -> list[Path]:
     """Every notebook of the course, English and other editions."""
-    return sorted(p for p in ROOT.glob("**/*.ipynb") if ".venv" not in p.parts
-                  and ".ipynb_checkpoints" not in p.parts and "workspace" not in p.parts
-                  and "_build" not in p.parts)
+    return sorted(p for folder in ("chapters", "solutions") for p in (ROOT / folder).glob("**/*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts)
 
 
 def shown_cells(paths: list[Path] | None = None) -> list[ShownCell]:
