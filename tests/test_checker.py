@@ -6,12 +6,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from utils.exercises import Case, Exercise, Mistake, check, evaluate, load_all, set_language
+from utils.exercises import (
+    Case,
+    Exercise,
+    Mistake,
+    check,
+    evaluate,
+    load_all,
+    messages,
+    set_language,
+)
 from utils.exercises.checker import has_loop, is_untouched_stub
 from utils.exercises.core import REGISTRY, difference, outputs_equal, register
 from utils.exercises.messages import MESSAGES, get_language
 
 EXERCISES = load_all()
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """These tests read the English messages, whatever COURSE_LANG says."""
+    monkeypatch.setitem(messages._state, "language", "en")
 FUNCTIONS = sorted(eid for eid, ex in EXERCISES.items() if ex.kind == "function")
 MISTAKES = [pytest.param(eid, i, id=f"{eid}-{i}") for eid in sorted(EXERCISES)
             for i in range(len(EXERCISES[eid].mistakes))]
@@ -300,8 +315,10 @@ def test_value_exercises():
         REGISTRY.pop(ex.id)
 
 
-def test_chinese_messages(capsys):
-    assert get_language() == "en"
+def test_chinese_messages(capsys, monkeypatch):
+    monkeypatch.setitem(messages._state, "language", None)
+    monkeypatch.delenv("COURSE_LANG", raising=False)
+    assert get_language() == "en"  # the default
     set_language("zh")
     try:
         check("00.1", lambda x: np.exp(x - np.logaddexp.reduce(x, axis=-1, keepdims=True)))

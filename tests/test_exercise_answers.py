@@ -20,6 +20,14 @@ from utils.exercises import evaluate, get_exercise, load_all
 EXERCISES = load_all()
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """The hints are compared in English, whatever COURSE_LANG says."""
+    from utils.exercises import messages
+
+    monkeypatch.setitem(messages._state, "language", "en")
+
+
 def _sm(x, axis=-1):
     m = np.max(x, axis=axis, keepdims=True)
     e = np.exp(x - np.where(np.isfinite(m), m, 0.0))
