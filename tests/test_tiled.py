@@ -199,3 +199,22 @@ def test_bad_input_raises_value_error_naming_shapes(framework):
     with pytest.raises(ValueError, match=r"m and l must have shape"):
         mod.online_softmax_update(_convert(np.zeros(3), framework), _convert(np.zeros(3), framework),
                                   _convert(np.zeros((4, 2)), framework))
+
+
+def test_twins_share_their_defaults():
+    import inspect
+
+    import utils.efficient.tiled_numpy as tiled_numpy
+    import utils.efficient.tiled_tf as tiled_tf
+    import utils.efficient.tiled_torch as tiled_torch
+
+    def defaults(fn):
+        return {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+
+    for name in ("flash_attention", "chunked_attention", "online_softmax"):
+        ref = defaults(getattr(tiled_numpy, name))
+        for mod in (tiled_tf, tiled_torch):
+            got = defaults(getattr(mod, name))
+            assert {k: got.get(k) for k in ref if k in got} == {k: ref[k] for k in ref if k in got}, (mod.__name__, name)
+    assert defaults(tiled_numpy.flash_attention) == defaults(tiled_torch.flash_attention) == defaults(
+        tiled_tf.flash_attention) == {"mask": None, "causal": False, "block_q": 128, "block_k": 512, "n_threads": None}
