@@ -60,7 +60,7 @@ site: $(SITE_STAMP)
 test-browser: site $(BROWSER_STAMP) $(STAMP)
 	@test -x "$${COURSE_CHROMIUM:-/usr/bin/chromium}" || echo "make test-browser: no Chromium found, the tests will skip." \
 		"Install one: sudo apt-get install -y chromium chromium-driver fonts-noto-color-emoji fonts-noto-cjk"
-	COURSE_BROWSER_TESTS=1 $(SITE_PY) -m pytest -p no:cacheprovider --confcutdir=tests/browser -rs tests/browser
+	COURSE_BROWSER_TESTS=1 $(SITE_PY) -m pytest -p no:cacheprovider --confcutdir=tests/browser -rs --durations=5 tests/browser
 
 lint: $(STAMP)
 	$(PY) -m ruff check conftest.py utils tools tests chapters solutions
