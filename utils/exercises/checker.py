@@ -330,6 +330,16 @@ def _got_name(x: Any) -> str:
     return _kind_name(x)
 
 
+def _one_line(error: BaseException) -> str:
+    """The line of an error message that says what went wrong (TensorFlow puts it last, after "in user code:")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1] if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    prefix = f"{type(error).__name__}: "
+    return line[len(prefix):] if line.startswith(prefix) else line
+
+
 def evaluate(exercise_id: str, answer: Any, framework: str = "numpy", rules: bool = True) -> Verdict:
     """Run the checks for `exercise_id` on `answer` and return a Verdict (never raises for the answer).
 
@@ -365,7 +375,7 @@ def evaluate(exercise_id: str, answer: Any, framework: str = "numpy", rules: boo
         if outcome.forbidden:
             return Verdict("wrong", text("forbidden", head=head, name=outcome.forbidden))
         if outcome.error is not None:
-            detail = str(outcome.error).strip().splitlines()[0] if str(outcome.error).strip() else ""
+            detail = _one_line(outcome.error)
             line = text("raised", head=head, error=type(outcome.error).__name__, detail=detail)
             return Verdict("wrong", (line if detail else line.rstrip(": ：")) + "\n" + where)
         if outcome.modified:
