@@ -20,6 +20,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+import torch  # noqa: F401  (imported up front: the SIGALRM in _solves must never interrupt torch's first import)
 
 from tools import sync_cells
 from utils.exercises import evaluate, load_all
