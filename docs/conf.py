@@ -42,7 +42,11 @@ suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
 
 # MathJax 3 served from the site itself (tools/site.py copies it from the pinned PyPI package).
 mathjax_path = "mathjax/tex-mml-chtml.js"
-mathjax3_config = {"tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]]}}
+mathjax3_config = {  # textmacros: \_ inside \text{...} prints "_", as in JupyterLab
+    "loader": {"load": ["[tex]/textmacros"]},
+    "tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+            "packages": {"[+]": ["textmacros"]}},
+}
 
 html_theme = "sphinx_book_theme"
 html_theme_options = {
