@@ -446,39 +446,6 @@ def _bw(do, q, k, v, axis=-1):
     return ds @ k, ds.T @ q, w.T @ do
 
 
-RIGHT = {
-    "00.1": [lambda x: np.exp(x - np.logaddexp.reduce(x, axis=-1, keepdims=True))],
-    "01.1": [lambda x, n: np.stack([x[b, :k].sum(0) / max(k, 1) for b, k in enumerate(n)])],
-    "01.2": [lambda q, k, v: np.stack([_sm(k[b] @ q[b] / np.sqrt(q.shape[1])) @ v[b] for b in range(len(q))])],
-    "02.1": [lambda xq, xt, s: np.exp((z := -np.subtract.outer(xq, xt) ** 2 / (2 * s * s))
-                                      - np.logaddexp.reduce(z, axis=1, keepdims=True))],
-    "02.2": [lambda q, k, v: np.stack([v[int(np.argmax([qi @ kj for kj in k]))] for qi in q])],
-    "02.3": [lambda n: np.arange(n)[None, :] <= np.arange(n)[:, None]],
-    "03.1": [lambda q, k: _loops(q, k, lambda a, b: -sum((a[t] - b[t]) ** 2 for t in range(len(a))))],
-    "03.2": [lambda q, k: 2 * q @ k.T - (q * q).sum(1, keepdims=True) - (k * k).sum(1)],
-    "04.2": [lambda s, m: _sm(np.where(m, s, -np.inf))],
-    "04.3": [lambda p, dp: p * dp - p * (p * dp).sum(-1, keepdims=True)],
-    "04.4": [_bw],
-    "05.3": [lambda lengths, n: np.stack([[[j <= i and j < b for j in range(n)] for i in range(n)]
-                                          for b in lengths])[:, None]],
-    "06.2": [lambda p, t: np.array([bool((pp[: k + 1] == tt[: k + 1]).all())
-                                    for pp, tt in zip(p, t) for k in [int(np.argmax(tt == EOS))]])],
-    "06.3": [lambda w, s: _att_sum(w, s)],
-    "07.1": [lambda m: np.log(m.astype(np.float32)), lambda m: np.where(m, 0.0, -1e9).astype(np.float32)],
-    "07.3": [lambda n_q, n_k: np.tril(np.ones((n_k, n_k), bool))[n_k - n_q:]],
-    "07b.3": [lambda w, n: _prev(w, n)],
-    "08a.1": [lambda n, d, c: 4 * n * n * d * (0.5 if c else 1.0)],
-    "08a.3": [lambda *a: _flash(*a)],
-    "08b.2": [lambda h, g: [i * g // h for i in range(h)], lambda h, g: np.repeat(np.arange(g), h // g)],
-    "08b.3": [lambda x, p: _rope(x, p)],
-    "08b.5": [lambda fq, fk, v, s, z: (fq @ (s + np.outer(fk, v)) / (fq @ (z + fk)), s + np.outer(fk, v), z + fk)],
-}
-for _eid, _ex in EXERCISES.items():
-    if _ex.kind == "value" and isinstance(_ex.reference, int | str | tuple):
-        RIGHT[_eid] = [float(_ex.reference) if isinstance(_ex.reference, int) else
-                       f" {_ex.reference.upper()} " if isinstance(_ex.reference, str) else list(_ex.reference)]
-
-
 # The hand-written answers above fit the exercise as it was titled when they were written; an exercise that was
 # rewritten since (another title) is skipped here, and needs its own answers.
 WRITTEN_FOR = {
@@ -504,6 +471,167 @@ WRITTEN_FOR = {
 def _current(eid):
     ex = EXERCISES.get(eid)
     return ex is not None and (ex.kind == "value" or WRITTEN_FOR.get(eid) == ex.title)
+
+
+# ---------------------------------------------------------------- exercises of chapters 08a (backward), 08b, 08c and 10
+
+
+def _merge_parts(o1, m1, l1, o2, m2, l2, shift_by=None, weights="l"):
+    m = np.maximum(m1, m2)
+    shift = np.where(np.isfinite(m), m, 0.0) if shift_by is None else shift_by(m)
+    w1, w2 = (l1 * np.exp(m1 - shift), l2 * np.exp(m2 - shift)) if weights == "l" else (l1, l2)
+    l = w1 + w2
+    return (o1 * w1[:, None] + o2 * w2[:, None]) / np.where(l > 0, l, 1.0)[:, None], m, l
+
+
+def _rope_pi(x, train_len, factor=None):
+    from utils.efficient.positions_numpy import apply_rope
+
+    n = x.shape[0]
+    return apply_rope(x, np.arange(n) * (min(1.0, train_len / n) if factor is None else factor(n, train_len)))
+
+
+def _nll_mean(logits, targets, log=np.log):
+    z = logits - logits.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    picked = np.take_along_axis(logp, targets[..., None], -1)[..., 0]
+    return float(-picked.mean()) if log is np.log else float(-(picked / np.log(10)).mean())
+
+
+WRONG.update({
+    "08aa.1": [
+        ("sum over every entry", lambda do, o: (do * o).sum(), None),
+        ("column sums", lambda do, o: (do * o).sum(axis=0), None),
+        ("mean, not sum", lambda do, o: (do * o).mean(axis=-1), None),
+        ("keepdims", lambda do, o: (do * o).sum(axis=-1, keepdims=True), None),
+    ],
+    "08aa.2": [
+        ("D broadcast along the keys", lambda p, dp, d: p * (dp - d), None),
+        ("P not multiplied", lambda p, dp, d: dp - d[:, None], None),
+        ("D times P", lambda p, dp, d: p * dp - d[:, None], None),
+        ("a transposed tile", lambda p, dp, d: (p * (dp - d[:, None])).T, None),
+    ],
+    "08b.2": [
+        ("the last head of each group", lambda W, h, g: W.reshape(W.shape[0], g, h // g, -1)[:, :, -1]
+         .reshape(W.shape[0], -1), None),
+        ("pooled over the feature axis", lambda W, h, g: W.reshape(W.shape[0], g, h // g, -1).mean(axis=3)
+         .reshape(W.shape[0], -1), None),
+        ("mean over all heads", lambda W, h, g: np.tile(W.reshape(W.shape[0], h, -1).mean(1), (1, g)), None),
+    ],
+    "08b.3": [
+        ("no squeeze at all", lambda x, t: _rope_pi(x, t, lambda n, t: 1.0), None),
+        ("squeeze by n / train_len", lambda x, t: _rope_pi(x, t, lambda n, t: n / t), None),
+        ("integer positions after squeezing", lambda x, t: __import__("utils.efficient.positions_numpy", fromlist=["x"])
+         .apply_rope(x, np.floor(np.arange(x.shape[0]) * min(1.0, t / x.shape[0]))), None),
+    ],
+    "08b.5": [
+        ("γ on the new token too", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2 / (fq @ z2), s2, z2))(
+            g * (s + np.outer(fk, v)), g * (z + fk)), None),
+        ("no normaliser", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2, s2, z2))(
+            g * s + np.outer(fk, v), g * z + fk), None),
+        ("γ squared", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2 / (fq @ z2), s2, z2))(
+            g * g * s + np.outer(fk, v), g * g * z + fk), None),
+    ],
+    "08c.1": [
+        ("shift by the smaller max", lambda *a: _merge_parts(*a, shift_by=lambda m: 0.0 * m), None),
+        ("weights without the max", lambda *a: _merge_parts(*a, weights="plain"), None),
+        ("m and l in the wrong order", lambda *a: (lambda o, m, l: (o, l, m))(*_merge_parts(*a)), None),
+    ],
+    "08c.2": [
+        ("contiguous", lambda n, P: np.arange(n).reshape(P, n // P), "contiguous"),
+        ("(n // P, P)", lambda n, P: np.arange(n).reshape(n // P, P), None),
+        ("floats", lambda n, P: np.arange(n, dtype=float).reshape(n // P, P).T, None),
+    ],
+    "08c.4": [
+        ("block id plus offset", lambda bt, n, b: np.asarray(bt)[np.arange(n) // b] + np.arange(n) % b, None),
+        ("floats", lambda bt, n, b: (np.asarray(bt)[np.arange(n) // b] * b + np.arange(n) % b).astype(float), None),
+        ("one row too many", lambda bt, n, b: np.asarray(bt)[np.arange(n + 1) // b] * b + np.arange(n + 1) % b, None),
+    ],
+    "10.1": [
+        ("log base 10", lambda lg, tk: _nll_mean(lg[:, :-1], tk[:, 1:], log=None), None),
+        ("per-sequence losses", lambda lg, tk: np.array([_nll_mean(lg[i:i + 1, :-1], tk[i:i + 1, 1:])
+                                                         for i in range(len(tk))]), None),
+    ],
+    "10.3": [
+        ("positions counted back from the cache", lambda x, c: __import__("utils.efficient.positions_numpy",
+                                                                          fromlist=["x"]).apply_rope(
+            x, c - np.arange(x.shape[-2])), None),
+        ("no rotation", lambda x, c: np.asarray(x).copy(), None),
+        ("positions one too small", lambda x, c: __import__("utils.efficient.positions_numpy", fromlist=["x"])
+         .apply_rope(x, np.arange(c - 1, c - 1 + x.shape[-2])), None),
+    ],
+    "10.4": [
+        ("bits, not bytes", lambda L, g, d, n, b, window=None: 16 * L * g * d * (n if window is None else min(n, window))
+         * b, None),
+        ("a float", lambda L, g, d, n, b, window=None: 2.0 * L * g * d * (n if window is None else min(n, window))
+         * b + 0.5, None),
+        ("window ignored", lambda L, g, d, n, b, window=None: 2 * L * g * d * n * b, None),
+    ],
+})
+_ref = EXERCISES["08b.1"].reference if "08b.1" in EXERCISES else None
+
+
+def _reordered(shift_by=None, weights="l", swap=False):
+    def merge(m1, l1, o1, m2, l2, o2):
+        o, m, l = _merge_parts(o1, m1, l1, o2, m2, l2, shift_by=shift_by, weights=weights)
+        return (m, o, l) if swap else (m, l, o)
+    return merge
+
+
+WRONG.update({
+    "08b.1": [
+        ("tokens only", lambda *a: _ref(*a)[0], None),
+        ("the new tokens only", lambda params, prompt, n, cfg: (lambda t, c: (t[:, prompt.shape[1]:], c))(
+            *_ref(params, prompt, n, cfg)), None),
+        ("one token too many", lambda params, prompt, n, cfg: _ref(params, prompt, n + 1, cfg), None),
+    ],
+    "08a.2": [
+        ("shift by 0", _reordered(shift_by=lambda m: 0.0 * m), None),
+        ("l used without the max", _reordered(weights="plain"), None),
+        ("results in another order", _reordered(swap=True), None),
+    ],
+})
+WRITTEN_FOR.update({"08b.1": "greedy generation with the KV cache",
+                    "08a.2": "merge two partial results computed on disjoint key blocks"})
+for _eid, _title in {"08aa.1": "D = rowsum(dO ∘ O), one number per query", "08aa.2": "dS of one tile from P, dP and D",
+                     "08b.2": "from multi-head to grouped-query attention", "08b.3": "RoPE with position interpolation",
+                     "08b.5": "one step of causal linear attention with a decay",
+                     "08c.1": "merge two partial attention results", "08c.2": "the striped shard layout",
+                     "08c.4": "the block-table lookup", "10.1": "the next-character loss",
+                     "10.3": "RoPE positions after a KV cache",
+                     "10.4": "the bytes of a GQA cache, with and without a window"}.items():
+    WRITTEN_FOR[_eid] = _title
+
+
+RIGHT = {
+    "00.1": [lambda x: np.exp(x - np.logaddexp.reduce(x, axis=-1, keepdims=True))],
+    "01.1": [lambda x, n: np.stack([x[b, :k].sum(0) / max(k, 1) for b, k in enumerate(n)])],
+    "01.2": [lambda q, k, v: np.stack([_sm(k[b] @ q[b] / np.sqrt(q.shape[1])) @ v[b] for b in range(len(q))])],
+    "02.1": [lambda xq, xt, s: np.exp((z := -np.subtract.outer(xq, xt) ** 2 / (2 * s * s))
+                                      - np.logaddexp.reduce(z, axis=1, keepdims=True))],
+    "02.2": [lambda q, k, v: np.stack([v[int(np.argmax([qi @ kj for kj in k]))] for qi in q])],
+    "02.3": [lambda n: np.arange(n)[None, :] <= np.arange(n)[:, None]],
+    "03.1": [lambda q, k: _loops(q, k, lambda a, b: -sum((a[t] - b[t]) ** 2 for t in range(len(a))))],
+    "03.2": [lambda q, k: 2 * q @ k.T - (q * q).sum(1, keepdims=True) - (k * k).sum(1)],
+    "04.2": [lambda s, m: _sm(np.where(m, s, -np.inf))],
+    "04.3": [lambda p, dp: p * dp - p * (p * dp).sum(-1, keepdims=True)],
+    "04.4": [_bw],
+    "05.3": [lambda lengths, n: np.stack([[[j <= i and j < b for j in range(n)] for i in range(n)]
+                                          for b in lengths])[:, None]],
+    "06.2": [lambda p, t: np.array([bool((pp[: k + 1] == tt[: k + 1]).all())
+                                    for pp, tt in zip(p, t) for k in [int(np.argmax(tt == EOS))]])],
+    "06.3": [lambda w, s: _att_sum(w, s)],
+    "07.1": [lambda m: np.log(m.astype(np.float32)), lambda m: np.where(m, 0.0, -1e9).astype(np.float32)],
+    "07.3": [lambda n_q, n_k: np.tril(np.ones((n_k, n_k), bool))[n_k - n_q:]],
+    "07b.3": [lambda w, n: _prev(w, n)],
+    "08a.1": [lambda n, d, c: 4 * n * n * d * (0.5 if c else 1.0)],
+    "08a.3": [lambda *a: _flash(*a)],
+    "08c.2": [lambda n, P: [list(range(i, n, P)) for i in range(P)]],  # a list of lists is accepted
+}
+for _eid, _ex in EXERCISES.items():
+    if _ex.kind == "value" and isinstance(_ex.reference, int | str | tuple):
+        RIGHT[_eid] = [float(_ex.reference) if isinstance(_ex.reference, int) else
+                       f" {_ex.reference.upper()} " if isinstance(_ex.reference, str) else list(_ex.reference)]
 
 
 def _wrong_params():
@@ -595,137 +723,6 @@ def test_05_4_reference_really_loads_into_torch():
 def test_softmax_helper_of_these_tests_is_right():
     x = np.random.default_rng(0).normal(size=(3, 4))
     np.testing.assert_allclose(_sm(x), softmax(x, axis=-1))
-
-
-# ---------------------------------------------------------------- exercises of chapters 08a (backward), 08b, 08c and 10
-
-
-def _merge_parts(o1, m1, l1, o2, m2, l2, shift_by=None, weights="l"):
-    m = np.maximum(m1, m2)
-    shift = np.where(np.isfinite(m), m, 0.0) if shift_by is None else shift_by(m)
-    w1, w2 = (l1 * np.exp(m1 - shift), l2 * np.exp(m2 - shift)) if weights == "l" else (l1, l2)
-    l = w1 + w2
-    return (o1 * w1[:, None] + o2 * w2[:, None]) / np.where(l > 0, l, 1.0)[:, None], m, l
-
-
-def _rope_pi(x, train_len, factor=None):
-    from utils.efficient.positions_numpy import apply_rope
-
-    n = x.shape[0]
-    return apply_rope(x, np.arange(n) * (min(1.0, train_len / n) if factor is None else factor(n, train_len)))
-
-
-def _nll_mean(logits, targets, log=np.log):
-    z = logits - logits.max(-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-    picked = np.take_along_axis(logp, targets[..., None], -1)[..., 0]
-    return float(-picked.mean()) if log is np.log else float(-(picked / np.log(10)).mean())
-
-
-WRONG.update({
-    "08aa.1": [
-        ("sum over every entry", lambda do, o: (do * o).sum(), None),
-        ("column sums", lambda do, o: (do * o).sum(axis=0), None),
-        ("mean, not sum", lambda do, o: (do * o).mean(axis=-1), None),
-        ("keepdims", lambda do, o: (do * o).sum(axis=-1, keepdims=True), None),
-    ],
-    "08aa.2": [
-        ("D along the wrong axis", lambda p, dp, d: p * (dp - d[None, :d.shape[0]].T), None),
-        ("P not multiplied", lambda p, dp, d: dp - d[:, None], None),
-        ("D times P", lambda p, dp, d: p * dp - d[:, None], None),
-        ("a transposed tile", lambda p, dp, d: (p * (dp - d[:, None])).T, None),
-    ],
-    "08b.2": [
-        ("the last head of each group", lambda W, h, g: W.reshape(W.shape[0], g, h // g, -1)[:, :, -1]
-         .reshape(W.shape[0], -1), None),
-        ("pooled over the feature axis", lambda W, h, g: W.reshape(W.shape[0], g, h // g, -1).mean(axis=3)
-         .reshape(W.shape[0], -1), None),
-        ("mean over all heads", lambda W, h, g: np.tile(W.reshape(W.shape[0], h, -1).mean(1), (1, g)), None),
-    ],
-    "08b.3": [
-        ("no squeeze at all", lambda x, t: _rope_pi(x, t, lambda n, t: 1.0), None),
-        ("squeeze by n / train_len", lambda x, t: _rope_pi(x, t, lambda n, t: n / t), None),
-        ("integer positions after squeezing", lambda x, t: __import__("utils.efficient.positions_numpy", fromlist=["x"])
-         .apply_rope(x, np.floor(np.arange(x.shape[0]) * min(1.0, t / x.shape[0]))), None),
-    ],
-    "08b.5": [
-        ("γ on the new token too", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2 / (fq @ z2), s2, z2))(
-            g * (s + np.outer(fk, v)), g * (z + fk)), None),
-        ("no normaliser", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2, s2, z2))(
-            g * s + np.outer(fk, v), g * z + fk), None),
-        ("γ squared", lambda fq, fk, v, s, z, g: (lambda s2, z2: (fq @ s2 / (fq @ z2), s2, z2))(
-            g * g * s + np.outer(fk, v), g * g * z + fk), None),
-    ],
-    "08c.1": [
-        ("shift by the smaller max", lambda *a: _merge_parts(*a, shift_by=lambda m: 0.0 * m), None),
-        ("weights without the max", lambda *a: _merge_parts(*a, weights="plain"), None),
-        ("m and l in the wrong order", lambda *a: (lambda o, m, l: (o, l, m))(*_merge_parts(*a)), None),
-    ],
-    "08c.2": [
-        ("contiguous", lambda n, P: np.arange(n).reshape(P, n // P), "contiguous"),
-        ("(n // P, P)", lambda n, P: np.arange(n).reshape(n // P, P), None),
-        ("floats", lambda n, P: np.arange(n, dtype=float).reshape(n // P, P).T, None),
-        ("a list of lists", lambda n, P: [list(range(i, n, P)) for i in range(P)], None),
-    ],
-    "08c.4": [
-        ("block id plus offset", lambda bt, n, b: np.asarray(bt)[np.arange(n) // b] + np.arange(n) % b, None),
-        ("floats", lambda bt, n, b: (np.asarray(bt)[np.arange(n) // b] * b + np.arange(n) % b).astype(float), None),
-        ("one row too many", lambda bt, n, b: np.asarray(bt)[np.arange(n + 1) // b] * b + np.arange(n + 1) % b, None),
-    ],
-    "10.1": [
-        ("log base 10", lambda lg, tk: _nll_mean(lg[:, :-1], tk[:, 1:], log=None), None),
-        ("per-sequence losses", lambda lg, tk: np.array([_nll_mean(lg[i:i + 1, :-1], tk[i:i + 1, 1:])
-                                                         for i in range(len(tk))]), None),
-    ],
-    "10.3": [
-        ("positions counted back from the cache", lambda x, c: __import__("utils.efficient.positions_numpy",
-                                                                          fromlist=["x"]).apply_rope(
-            x, c - np.arange(x.shape[-2])), None),
-        ("no rotation", lambda x, c: np.asarray(x).copy(), None),
-        ("positions one too small", lambda x, c: __import__("utils.efficient.positions_numpy", fromlist=["x"])
-         .apply_rope(x, np.arange(c - 1, c - 1 + x.shape[-2])), None),
-    ],
-    "10.4": [
-        ("bits, not bytes", lambda L, g, d, n, b, window=None: 16 * L * g * d * (n if window is None else min(n, window))
-         * b, None),
-        ("a float", lambda L, g, d, n, b, window=None: 2.0 * L * g * d * (n if window is None else min(n, window))
-         * b + 0.5, None),
-        ("window ignored", lambda L, g, d, n, b, window=None: 2 * L * g * d * n * b, None),
-    ],
-})
-_ref = EXERCISES["08b.1"].reference if "08b.1" in EXERCISES else None
-
-
-def _reordered(shift_by=None, weights="l", swap=False):
-    def merge(m1, l1, o1, m2, l2, o2):
-        o, m, l = _merge_parts(o1, m1, l1, o2, m2, l2, shift_by=shift_by, weights=weights)
-        return (m, o, l) if swap else (m, l, o)
-    return merge
-
-
-WRONG.update({
-    "08b.1": [
-        ("tokens only", lambda *a: _ref(*a)[0], None),
-        ("the new tokens only", lambda params, prompt, n, cfg: (lambda t, c: (t[:, prompt.shape[1]:], c))(
-            *_ref(params, prompt, n, cfg)), None),
-        ("one token too many", lambda params, prompt, n, cfg: _ref(params, prompt, n + 1, cfg), None),
-    ],
-    "08a.2": [
-        ("shift by 0", _reordered(shift_by=lambda m: 0.0 * m), None),
-        ("l used without the max", _reordered(weights="plain"), None),
-        ("results in another order", _reordered(swap=True), None),
-    ],
-})
-WRITTEN_FOR.update({"08b.1": "greedy generation with the KV cache",
-                    "08a.2": "merge two partial results computed on disjoint key blocks"})
-for _eid, _title in {"08aa.1": "D = rowsum(dO ∘ O), one number per query", "08aa.2": "dS of one tile from P, dP and D",
-                     "08b.2": "from multi-head to grouped-query attention", "08b.3": "RoPE with position interpolation",
-                     "08b.5": "one step of causal linear attention with a decay",
-                     "08c.1": "merge two partial attention results", "08c.2": "the striped shard layout",
-                     "08c.4": "the block-table lookup", "10.1": "the next-character loss",
-                     "10.3": "RoPE positions after a KV cache",
-                     "10.4": "the bytes of a GQA cache, with and without a window"}.items():
-    WRITTEN_FOR[_eid] = _title
 
 
 # ---------------------------------------------------------------- generic wrong answers, for every function exercise

@@ -87,7 +87,8 @@ def _striped_cases() -> list[Case]:
 register(Exercise(
     id="08c.2", title="the striped shard layout", reference=_striped, cases=_striped_cases,
     title_zh="条带式分片",
-    compare=lambda got, expected: np.array_equal(np.asarray(got), expected),
+    compare=lambda got, expected: (np.asarray(got).dtype.kind in "iu"  # integer positions; a list of ints is fine
+                                   and np.array_equal(np.asarray(got), expected)),
     mistakes=[
         Mistake("that is the contiguous layout: in the striped one device i owns tokens i, i + P, i + 2P, ...",
                 lambda n, P: np.arange(n).reshape(P, n // P),
@@ -137,7 +138,8 @@ def _rows_cases() -> list[Case]:
 register(Exercise(
     id="08c.4", title="the block-table lookup", reference=_rows, cases=_rows_cases,
     title_zh="块表查找",
-    compare=lambda got, expected: np.array_equal(np.asarray(got), expected),
+    compare=lambda got, expected: (np.asarray(got).dtype.kind in "iu"  # integer positions; a list of ints is fine
+                                   and np.array_equal(np.asarray(got), expected)),
     mistakes=[
         Mistake("the tokens are not stored in order in the pool: look each block up in the block table.",
                 lambda t, n, b: np.arange(n), hint_zh="词元在池中并不是按顺序存放的：要在块表中查出每个块。"),
