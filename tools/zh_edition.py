@@ -262,10 +262,10 @@ def main(argv: list[str]) -> int:
         written = build([Path(a).resolve() for a in argv[1:]] or None)
         for path in written:
             print(f"wrote {path.relative_to(ROOT)}", flush=True)
-        if command == "make":  # build, then re-run what changed or never ran, so outputs are current
-            from tools.notebooks import refresh
+        if command == "make":  # then re-run every notebook with a code cell that changed (or never ran):
+            from tools.notebooks import refresh  # a prose-only change keeps the stored outputs
 
-            for path in sorted(set(written) | set(unexecuted())):
+            for path in unexecuted():
                 print(f"{refresh(path):6.1f} s  {path.relative_to(ROOT)}", flush=True)
         return 0
     print(__doc__)
