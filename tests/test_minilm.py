@@ -204,3 +204,21 @@ def test_pattern_targets_and_head_scores():
     assert top_heads(scores, 1) == [(0, 0, 1.0)]
     with pytest.raises(ValueError, match="kind"):
         pattern_targets(ids, lengths, "diagonal")
+
+
+def test_activation_argument_replaces_gelu_in_every_framework(model, batch, numpy_result):
+    import torch
+
+    from utils.models import minilm_tf, minilm_torch
+
+    tf = minilm_tf.tf
+    params = model[0]
+    args = (batch.input_ids, batch.attention_mask, batch.token_type_ids)
+    same, _ = minilm_numpy.sentence_embeddings(params, *args, activation=minilm_numpy.gelu)
+    np.testing.assert_allclose(same, numpy_result[0], atol=1e-7)
+    relu, _ = minilm_numpy.sentence_embeddings(params, *args, activation=lambda z: np.maximum(z, 0.0))
+    assert np.abs(relu - numpy_result[0]).max() > 1e-3
+    relu_torch, _ = minilm_torch.sentence_embeddings(params, *args, activation=torch.relu)
+    np.testing.assert_allclose(relu_torch.numpy(), relu, atol=1e-5)
+    relu_tf, _ = minilm_tf.sentence_embeddings(params, *args, activation=tf.nn.relu)
+    np.testing.assert_allclose(np.asarray(relu_tf), relu, atol=1e-5)

@@ -6,6 +6,7 @@ Shapes: x (batch, seq, d_model); Q, K, V (batch, heads, seq, d_head); weights (b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,8 @@ def embed(params: dict[str, Any], input_ids: Any, token_type_ids: Any = None, ep
 
 
 def encoder_layer(x: Any, p: dict[str, Any], mask: Any, n_heads: int, head_keep: Any = None,
-                  eps: float = 1e-12) -> tuple[Any, Any]:
+                  eps: float = 1e-12,
+                  activation: Callable = gelu) -> tuple[Any, Any]:
     """One post-LN BERT layer: LN(x + MHA(x)), then LN(h + W2 GELU(W1 h)); returns (x, weights)."""
     Q = split_heads(x @ p["Wq"] + p["bq"], n_heads)  # (batch, heads, seq, d_head)
     K = split_heads(x @ p["Wk"] + p["bk"], n_heads)
@@ -57,7 +59,7 @@ def encoder_layer(x: Any, p: dict[str, Any], mask: Any, n_heads: int, head_keep:
     if head_keep is not None:
         context = context * tf.cast(tf.convert_to_tensor(head_keep), context.dtype)[None, :, None, None]
     h = layer_norm(x + merge_heads(context) @ p["Wo"] + p["bo"], p["ln1_g"], p["ln1_b"], eps)
-    ffn = gelu(h @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+    ffn = activation(h @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]  # GELU in BERT and MiniLM
     return layer_norm(h + ffn, p["ln2_g"], p["ln2_b"], eps), weights
 
 
@@ -74,7 +76,8 @@ def l2_normalize(x: Any) -> Any:
 
 def sentence_embeddings(params: dict[str, Any], input_ids: Any, attention_mask: Any,
                         token_type_ids: Any = None, n_heads: int = 12,
-                        head_keep: Any = None) -> tuple[Any, list[Any]]:
+                        head_keep: Any = None,
+                        activation: Callable = gelu) -> tuple[Any, list[Any]]:
     """(embeddings (batch, d_model), per-layer attention weights [(batch, heads, seq, seq)] * n_layers)."""
     if isinstance(params["word"], np.ndarray):
         params = params_to_tensors(params)
@@ -86,6 +89,7 @@ def sentence_embeddings(params: dict[str, Any], input_ids: Any, attention_mask: 
     mask = attention_mask[:, None, None, :]  # (batch, 1, 1, seq), True = may attend
     attentions = []
     for i, p in enumerate(params["layers"]):
-        x, weights = encoder_layer(x, p, mask, n_heads, None if head_keep is None else head_keep[i])
+        x, weights = encoder_layer(x, p, mask, n_heads, None if head_keep is None else head_keep[i],
+                                   activation=activation)
         attentions.append(weights)
     return l2_normalize(mean_pool(x, attention_mask)), attentions
