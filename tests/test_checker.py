@@ -329,6 +329,9 @@ def test_chinese_messages(capsys, monkeypatch):
         assert out[1].startswith("⏳ 练习 00.1（") and "尚未作答" in out[1]
         assert out[2].startswith("❌ 练习 00.1（") and "答案有误" in out[2]
         assert any(line.startswith("  提示：") and EXERCISES["00.1"].mistakes[1].hint_zh in line for line in out)
+        check("00.1", lambda x: np.exp(x - x.mean(-1, keepdims=True)) / np.exp(x - x.mean(-1, keepdims=True)).sum(
+            -1, keepdims=True))
+        assert "未通过的用例 6/6「跨度很大的行" in capsys.readouterr().out  # a case's Chinese label
     finally:
         set_language("en")
     with pytest.raises(ValueError, match="language"):

@@ -11,13 +11,15 @@ from utils.exercises.core import Case, Exercise, Mistake, register
 def _softmax_cases() -> list[Case]:
     rng = np.random.default_rng(0)
     return [
-        Case("random (3, 5)", (rng.normal(size=(3, 5)).astype(np.float32),)),
-        Case("single row", (np.array([1.0, 2.0, 3.0]),)),
-        Case("large logits", (np.array([[1000.0, 1001.0, 1002.0]]),)),
-        Case("rows of very different size", (np.array([[1000.0, 1001.0], [-1000.0, -999.0]]),)),
-        Case("batch (2, 4, 6)", (rng.normal(scale=5.0, size=(2, 4, 6)),)),
+        Case("random (3, 5)", (rng.normal(size=(3, 5)).astype(np.float32),), label_zh="随机 (3, 5)"),
+        Case("single row", (np.array([1.0, 2.0, 3.0]),), label_zh="单行"),
+        Case("large logits", (np.array([[1000.0, 1001.0, 1002.0]]),), label_zh="很大的 logits"),
+        Case("rows of very different size", (np.array([[1000.0, 1001.0], [-1000.0, -999.0]]),),
+             label_zh="大小相差悬殊的两行"),
+        Case("batch (2, 4, 6)", (rng.normal(scale=5.0, size=(2, 4, 6)),), label_zh="批量 (2, 4, 6)"),
         Case("wide rows: only the row max keeps exp finite",
-             (np.array([[-1000.0, 0.0, 1000.0], [0.0, 800.0, 1600.0]]),)),
+             (np.array([[-1000.0, 0.0, 1000.0], [0.0, 800.0, 1600.0]]),),
+             label_zh="跨度很大的行：只有减去行最大值才能让 exp 保持有限"),
     ]
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from utils.core.frameworks import from_numpy, to_numpy
 from utils.exercises.core import Case, Exercise, describe, difference, get_exercise, is_array, kind
-from utils.exercises.messages import hint_of, text, title_of
+from utils.exercises.messages import get_language, hint_of, text, title_of
 
 
 @dataclass
@@ -371,7 +371,8 @@ def evaluate(exercise_id: str, answer: Any, framework: str = "numpy", rules: boo
     got: list[Any] = []
     for number, case in enumerate(cases, start=1):
         outcome = _run(ex, answer, case, framework, forbidden)
-        where = text("failing_case", number=number, total=len(cases), label=case.label, input=describe(case.args))
+        label = case.label_zh if case.label_zh and get_language() == "zh" else case.label
+        where = text("failing_case", number=number, total=len(cases), label=label, input=describe(case.args))
         if outcome.forbidden:
             return Verdict("wrong", text("forbidden", head=head, name=outcome.forbidden))
         if outcome.error is not None:

@@ -29,6 +29,7 @@ class Case:
     label: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    label_zh: str | None = None  # the label in Chinese (the English one is shown when absent)
 
 
 @dataclass
