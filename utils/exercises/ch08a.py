@@ -112,6 +112,7 @@ register(Exercise(
     title_zh="合并在不相交键块上算出的两个部分结果",
     reference=_merge,
     cases=_merge_cases,
+    results=("m", "l", "o"),
     mistakes=[
         Mistake("the two halves do not count equally: weight each normalised output by its share of the softmax "
                 "mass, l·exp(m - m_new), not 1/2.", _merge_average,

@@ -58,6 +58,7 @@ def _merge_without_l(o1, m1, l1, o2, m2, l2):
 
 register(Exercise(
     id="08c.1", title="merge two partial attention results", reference=_merge, cases=_merge_cases,
+    results=("o", "m", "l"),
     title_zh="合并两个部分注意力结果",
     mistakes=[
         Mistake("l1 and l2 were summed under different maxima: rescale each by exp(m_i - m), m = max(m1, m2), "
