@@ -9,7 +9,6 @@ Generation uses a KV cache, optionally a sliding window of the last `window` pos
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
@@ -112,7 +111,7 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
 
-    def forward(self, tokens: torch.Tensor, cache: WindowKVCache | None = None, attention: str = "sdpa",
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None, attention: str = "sdpa",
                 window: int | None = None) -> torch.Tensor:
         """Logits (batch, t, vocab) of tokens (batch, t), placed after the cached positions if a cache is given."""
         start = 0 if cache is None else cache.position
@@ -240,10 +239,3 @@ def generate(model: GPT, prompt: np.ndarray, n_new: int, use_cache: bool = True,
             logits = model(tokens[:, -1:], cache, window=window) if use_cache else model(tokens, window=window)
     return tokens.numpy()
 
-
-@torch.no_grad()
-def tokens_per_second(model: GPT, prompt: np.ndarray, n_new: int, **kwargs: object) -> tuple[float, np.ndarray]:
-    """(new tokens per second, the generated ids) of one `generate` call."""
-    start = time.perf_counter()
-    out = generate(model, prompt, n_new, **kwargs)
-    return n_new * len(prompt) / (time.perf_counter() - start), out
