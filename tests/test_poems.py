@@ -90,3 +90,11 @@ def test_load_split_has_no_poem_in_both_halves():
     train_text, val_text = poems.decode(train_ids, vocab), poems.decode(val_ids, vocab)
     assert train_text.count("\n") == 282 and val_text.count("\n") == 31
     assert not set(train_text.split("\n")[1:]) & set(val_text.split("\n")[1:])
+
+
+def test_offline_regeneration_keeps_the_verified_shipped_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(poems, "DEB_DIR", tmp_path)                   # no .deb at hand, as in CI
+    assert poems.tang300_bytes() == (data.DATA_DIR / poems.CORPUS_FILE).read_bytes()
+    monkeypatch.setattr(poems, "CORPUS_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match="does not match CORPUS_SHA256"):
+        poems.tang300_bytes()
