@@ -54,7 +54,7 @@ def embed(params: dict[str, Any], input_ids: np.ndarray, token_type_ids: np.ndar
 
 def encoder_layer(x: np.ndarray, p: dict[str, np.ndarray], mask: np.ndarray, n_heads: int,
                   head_keep: np.ndarray | None = None, eps: float = LAYER_NORM_EPS,
-                  activation: Callable = gelu) -> tuple[np.ndarray, np.ndarray]:
+                  activation: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One post-LN BERT layer: LN(x + MHA(x)), then LN(h + W2 GELU(W1 h)); returns (x, weights)."""
     Q = split_heads(x @ p["Wq"] + p["bq"], n_heads)  # (batch, heads, seq, d_head)
     K = split_heads(x @ p["Wk"] + p["bk"], n_heads)
@@ -63,7 +63,8 @@ def encoder_layer(x: np.ndarray, p: dict[str, np.ndarray], mask: np.ndarray, n_h
     if head_keep is not None:  # ablation: 0 removes a head's contribution
         context = context * np.asarray(head_keep, dtype=context.dtype)[None, :, None, None]
     h = layer_norm(x + merge_heads(context) @ p["Wo"] + p["bo"], p["ln1_g"], p["ln1_b"], eps)
-    ffn = activation(h @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]  # GELU in BERT and MiniLM
+    activation = gelu if activation is None else activation  # GELU in BERT and MiniLM
+    ffn = activation(h @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
     return layer_norm(h + ffn, p["ln2_g"], p["ln2_b"], eps), weights
 
 
@@ -81,11 +82,11 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 def sentence_embeddings(params: dict[str, Any], input_ids: np.ndarray, attention_mask: np.ndarray,
                         token_type_ids: np.ndarray | None = None, n_heads: int = 12,
                         head_keep: np.ndarray | None = None,
-                        activation: Callable = gelu) -> tuple[np.ndarray, list[np.ndarray]]:
+                        activation: Callable | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
     """(embeddings (batch, d_model), per-layer attention weights [(batch, heads, seq, seq)] * n_layers).
 
-    `head_keep` (n_layers, heads) of 0/1 switches heads off for ablations; `activation` replaces GELU in
-    the feed-forward blocks (to measure what the exact GELU matters).
+    `head_keep` (n_layers, heads) of 0/1 switches heads off for ablations; `activation` (None: GELU) replaces GELU
+    in the feed-forward blocks (to measure what the exact GELU matters).
     """
     input_ids = np.asarray(input_ids)
     if np.shape(attention_mask) != input_ids.shape:

@@ -50,7 +50,7 @@ def embed(params: dict[str, Any], input_ids: Any, token_type_ids: Any = None, ep
 
 def encoder_layer(x: Any, p: dict[str, Any], mask: Any, n_heads: int, head_keep: Any = None,
                   eps: float = 1e-12,
-                  activation: Callable = gelu) -> tuple[Any, Any]:
+                  activation: Callable | None = None) -> tuple[Any, Any]:
     """One post-LN BERT layer: LN(x + MHA(x)), then LN(h + W2 GELU(W1 h)); returns (x, weights)."""
     Q = split_heads(x @ p["Wq"] + p["bq"], n_heads)  # (batch, heads, seq, d_head)
     K = split_heads(x @ p["Wk"] + p["bk"], n_heads)
@@ -59,7 +59,8 @@ def encoder_layer(x: Any, p: dict[str, Any], mask: Any, n_heads: int, head_keep:
     if head_keep is not None:
         context = context * tf.cast(tf.convert_to_tensor(head_keep), context.dtype)[None, :, None, None]
     h = layer_norm(x + merge_heads(context) @ p["Wo"] + p["bo"], p["ln1_g"], p["ln1_b"], eps)
-    ffn = activation(h @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]  # GELU in BERT and MiniLM
+    activation = gelu if activation is None else activation  # GELU in BERT and MiniLM
+    ffn = activation(h @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
     return layer_norm(h + ffn, p["ln2_g"], p["ln2_b"], eps), weights
 
 
@@ -77,7 +78,7 @@ def l2_normalize(x: Any) -> Any:
 def sentence_embeddings(params: dict[str, Any], input_ids: Any, attention_mask: Any,
                         token_type_ids: Any = None, n_heads: int = 12,
                         head_keep: Any = None,
-                        activation: Callable = gelu) -> tuple[Any, list[Any]]:
+                        activation: Callable | None = None) -> tuple[Any, list[Any]]:
     """(embeddings (batch, d_model), per-layer attention weights [(batch, heads, seq, seq)] * n_layers)."""
     if isinstance(params["word"], np.ndarray):
         params = params_to_tensors(params)
