@@ -21,7 +21,7 @@ from utils.bench.measure import PAUSE_S, gemm_gflops, interleaved_median_seconds
 SIZES = (512, 1024, 2048, 4096)
 QUICK_SIZES = (512, 1024)
 IMPLS = ("torch_naive_autograd", "torch_flash_bwd", "torch_sdpa_bwd")
-BLOCKS = {"block_q": 512, "block_k": 1024}  # tuned for speed; tiles of 2 MiB of float32 scores
+BLOCKS = {"block_q": 256, "block_k": 512}  # tiles of 0.5 MiB of float32 scores: speed against memory
 
 
 def backward_flops(n: int, d: int) -> int:

@@ -233,6 +233,8 @@ def benchmark_page(payload: dict, command: str) -> str:
             f"This page was written by `{command}` (groups: {groups}). Every rate is given next to the float32 "
             "GEMM rate measured in the same run, and every target is reported met or missed. Other programs "
             "share the machine, so the runs are interleaved and the ratios are the figures to trust.\n\n"
+            + (f"Intra-op threads: {payload['threads']} (GEMM rates measured with the same).\n\n"
+               if payload.get("threads") else "")
             + markdown_table(payload))
 
 
@@ -249,7 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause", type=float, default=PAUSE_S, help="idle seconds before each timed call")
     parser.add_argument("--no-extensions", action="store_true", help="skip the GROUP_MODULES groups")
     parser.add_argument("--groups", help="comma-separated groups to run, e.g. attention,attention_backward")
+    parser.add_argument("--threads", type=int, help="intra-op threads of torch, TF and BLAS (default: theirs)")
     args = parser.parse_args(argv)
+    if args.threads:  # on a machine that other programs oversubscribe, 1 thread avoids stalls at every op's barrier
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        from utils.core.frameworks import import_tensorflow
+
+        torch.set_num_threads(args.threads)
+        threadpool_limits(limits=args.threads)
+        import_tensorflow().config.threading.set_intra_op_parallelism_threads(args.threads)
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     groups = tuple(args.groups.split(",")) if args.groups else None
     start = time.perf_counter()
@@ -272,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             wants_sizes = args.sizes and "sizes" in inspect.signature(module.run).parameters
             records.extend(module.run(args.quick, sizes=sizes) if wants_sizes else module.run(args.quick))
     payload = {"gemm_gflops": gemm, "gemm_size": args.gemm_size, "machine": machine_info(), "results": records}
+    if args.threads:
+        payload["threads"] = args.threads
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "results.md").write_text(markdown_table(payload), encoding="utf-8")
     plot_attention_results(records).savefig(args.out_dir / "results.png", dpi=100)
