@@ -19,12 +19,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from utils.efficient import kv_cache_tf, kv_cache_torch
+from utils.bench.measure import median_seconds
 from utils.core.frameworks import to_numpy
+from utils.efficient import kv_cache_tf, kv_cache_torch
 from utils.efficient.kv_cache_numpy import DecoderConfig, init_decoder_params
 from utils.efficient.kv_cache_torch import KVCache, decode_step, params_to_torch
 from utils.efficient.linear_attention_torch import causal_linear_attention_chunked, elu_feature_map
-from utils.bench.measure import median_seconds
 from utils.efficient.sparse_attention_torch import banded_attention
 
 KV_CONFIG = DecoderConfig(vocab=256, d_model=128, n_heads=8, n_kv_heads=8, n_layers=2, d_ff=512, max_len=1200)
