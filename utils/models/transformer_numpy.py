@@ -14,7 +14,9 @@ Layers are post-norm ("Add & Norm"): x = LayerNorm(x + sublayer(x)).
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,7 +97,8 @@ def check_token_batch(tokens: np.ndarray, name: str, vocab: int, max_len: int) -
     return tokens.astype(np.int64)
 
 
-def _sub(p: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+def layer_params(p: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The weights under `prefix.` with the prefix removed, e.g. layer_params(params, "enc0")["norm1.gamma"]."""
     return {k[len(prefix) + 1:]: v for k, v in p.items() if k.startswith(prefix + ".")}
 
 
@@ -116,7 +119,8 @@ def check_decode_length(config: TransformerConfig, max_len: int) -> None:
         raise ValueError(f"max_len must be in [1, config.max_len - 1 = {config.max_len - 1}], got {max_len}")
 
 
-def training_batches(n: int, batch_size: int, epochs: int, seed: int, max_seconds: float | None = None):
+def training_batches(n: int, batch_size: int, epochs: int, seed: int,
+                     max_seconds: float | None = None) -> Iterator[np.ndarray]:
     """Yield the index array of each training batch: a seeded shuffle per epoch, the last partial batch dropped.
 
     Both frameworks draw the same batches in the same order. Stops after the epoch in which max_seconds passed.
@@ -141,7 +145,7 @@ def embed_tokens(table: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     """Token embeddings times √d_model plus the sinusoidal positions: (batch, seq) ids -> (batch, seq, d_model)."""
     d_model = table.shape[1]
     positions = sinusoidal_positions(tokens.shape[1], d_model).astype(np.float32)  # (seq, d_model)
-    return table[tokens] * np.sqrt(d_model) + positions
+    return table[tokens] * math.sqrt(d_model) + positions
 
 
 def encoder_block(x: np.ndarray, p: dict[str, np.ndarray], config: TransformerConfig,
@@ -151,9 +155,9 @@ def encoder_block(x: np.ndarray, p: dict[str, np.ndarray], config: TransformerCo
     Returns x (batch, src_len, d_model) and the self-attention weights (batch, heads, src_len, src_len).
     """
     eps = config.ln_eps
-    a, w_self = multi_head_attention(x, None, _sub(p, "self_attn"), config.n_heads, mask=src_mask)
+    a, w_self = multi_head_attention(x, None, layer_params(p, "self_attn"), config.n_heads, mask=src_mask)
     x = layer_norm(x + a, p["norm1.gamma"], p["norm1.beta"], eps)
-    x = layer_norm(x + feed_forward(x, _sub(p, "ffn")), p["norm2.gamma"], p["norm2.beta"], eps)
+    x = layer_norm(x + feed_forward(x, layer_params(p, "ffn")), p["norm2.gamma"], p["norm2.beta"], eps)
     return x, w_self
 
 
@@ -164,11 +168,11 @@ def decoder_block(y: np.ndarray, memory: np.ndarray, p: dict[str, np.ndarray], c
     Returns y (batch, tgt_len, d_model), the self-attention and the cross-attention weights.
     """
     eps = config.ln_eps
-    a, w_self = multi_head_attention(y, None, _sub(p, "self_attn"), config.n_heads, causal=True)
+    a, w_self = multi_head_attention(y, None, layer_params(p, "self_attn"), config.n_heads, causal=True)
     y = layer_norm(y + a, p["norm1.gamma"], p["norm1.beta"], eps)
-    a, w_cross = multi_head_attention(y, memory, _sub(p, "cross_attn"), config.n_heads, mask=src_mask)
+    a, w_cross = multi_head_attention(y, memory, layer_params(p, "cross_attn"), config.n_heads, mask=src_mask)
     y = layer_norm(y + a, p["norm2.gamma"], p["norm2.beta"], eps)
-    y = layer_norm(y + feed_forward(y, _sub(p, "ffn")), p["norm3.gamma"], p["norm3.beta"], eps)
+    y = layer_norm(y + feed_forward(y, layer_params(p, "ffn")), p["norm3.gamma"], p["norm3.beta"], eps)
     return y, w_self, w_cross
 
 
@@ -178,7 +182,7 @@ def encode(params: dict[str, np.ndarray], config: TransformerConfig, src: np.nda
     src_mask = (src != config.pad_id)[:, None, None, :]  # True = a real token, may be attended to
     x = embed_tokens(params["src_embed"], src)
     for i in range(config.n_enc_layers):
-        x, w_self = encoder_block(x, _sub(params, f"enc{i}"), config, src_mask)
+        x, w_self = encoder_block(x, layer_params(params, f"enc{i}"), config, src_mask)
         if weights is not None:
             weights.append(w_self)
     return x, src_mask
@@ -189,7 +193,7 @@ def decode(params: dict[str, np.ndarray], config: TransformerConfig, tgt_in: np.
     """Return logits (batch, tgt_len, tgt_vocab) for the decoder input given the encoder memory."""
     y = embed_tokens(params["tgt_embed"], tgt_in)
     for i in range(config.n_dec_layers):
-        y, w_self, w_cross = decoder_block(y, memory, _sub(params, f"dec{i}"), config, src_mask)
+        y, w_self, w_cross = decoder_block(y, memory, layer_params(params, f"dec{i}"), config, src_mask)
         if weights is not None:
             weights[0].append(w_self)
             weights[1].append(w_cross)

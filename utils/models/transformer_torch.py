@@ -153,7 +153,7 @@ class Seq2SeqTransformer(nn.Module):
 
 
 @torch.no_grad()
-def attention_maps(model: Seq2SeqTransformer, src: np.ndarray, tgt_in: np.ndarray) -> dict[str, list[np.ndarray]]:
+def attention_maps(model: nn.Module, src: np.ndarray, tgt_in: np.ndarray) -> dict[str, list[np.ndarray]]:
     """Per-layer (batch, heads, n_q, n_k) weights: {"encoder_self", "decoder_self", "decoder_cross"}."""
     c = model.config
     src = torch.from_numpy(check_token_batch(src, "src", c.src_vocab, c.max_len))
@@ -173,7 +173,7 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: in
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad_id)
 
 
-def train_step(model: Seq2SeqTransformer, optimizer: torch.optim.Optimizer, src: torch.Tensor,
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, src: torch.Tensor,
                tgt_in: torch.Tensor, tgt_out: torch.Tensor, clip_norm: float = 1.0) -> torch.Tensor:
     """One optimizer step with teacher forcing on one batch; return the loss before the step."""
     logits = model(src, tgt_in)  # (batch, tgt_len, tgt_vocab)
@@ -197,7 +197,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
-def train_seq2seq(model: Seq2SeqTransformer, src: np.ndarray, tgt_in: np.ndarray, tgt_out: np.ndarray,
+def train_seq2seq(model: nn.Module, src: np.ndarray, tgt_in: np.ndarray, tgt_out: np.ndarray,
                   epochs: int, batch_size: int, lr: float, seed: int = 0, progress: bool = True,
                   max_seconds: float | None = None, clip_norm: float = 1.0,
                   final_lr_fraction: float = 0.05) -> list[float]:
@@ -221,7 +221,7 @@ def train_seq2seq(model: Seq2SeqTransformer, src: np.ndarray, tgt_in: np.ndarray
 
 
 @torch.no_grad()
-def greedy_decode(model: Seq2SeqTransformer, src: np.ndarray, max_len: int, bos_id: int, eos_id: int) -> np.ndarray:
+def greedy_decode(model: nn.Module, src: np.ndarray, max_len: int, bos_id: int, eos_id: int) -> np.ndarray:
     """(batch, max_len) int64 tokens, BOS excluded; each row stops at its EOS, padded after it with pad_id."""
     c = model.config
     src = torch.from_numpy(check_token_batch(src, "src", c.src_vocab, c.max_len))
