@@ -143,7 +143,7 @@ def machine_info() -> dict[str, Any]:
 
 
 def target_checks(records: list[dict], gemm: dict[str, float]) -> list[str]:
-    """The issue's targets (n=4096 speed, n=8192 memory), as lines 'target: measured -> met/missed'."""
+    """The course's performance targets (n=4096 speed, n=8192 memory), as lines 'target: measured -> met/missed'."""
     at = {(r["impl"], r["n"]): r for r in records if r.get("group") == "attention"}
     lines = []
 
