@@ -249,6 +249,12 @@ def build(lang: Language, built: list[Language], url: str | None) -> int:
     return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
 
 
+_FAVICON = bytes.fromhex(
+    "0000010001000101000001002000300000001600000028000000010000000200000001002000000000000400000000000000"
+    "0000000000000000000000000000000000000000"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m tools.site", description=__doc__.splitlines()[0])
@@ -266,9 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     first = built[0].code
     (OUT / "index.html").write_text(
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{first}</title>'
+        f'<link rel="icon" href="data:,">'  # no /favicon.ico request, so no 404 in the console
         f'<meta http-equiv="refresh" content="0; url={first}/index.html"></head>'
         f'<body><a href="{first}/index.html">{first}</a></body></html>\n', encoding="utf-8")
     (OUT / ".nojekyll").touch()  # GitHub Pages: serve _static/ as it is
+    # Browsers also ask the site's root for /favicon.ico on pages that name no icon: answer with the
+    # smallest valid icon (a 1x1 transparent ICO) rather than a 404.
+    (OUT / "favicon.ico").write_bytes(_FAVICON)
     print(f"site: build/site/index.html ({', '.join(lang.code for lang in built)}) "
           f"in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
