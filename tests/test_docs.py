@@ -96,7 +96,9 @@ def test_readme_lists_every_chapter():
 
 
 def test_no_words_about_how_the_work_is_organised():
-    words = re.compile(r"steering repository|the issue asked|\bshared/seed\b|\.\./shared", re.I)
+    # spelled in pieces so that this test file does not match its own pattern
+    words = re.compile("|".join(["steer" + "ing repository", "the issue " + "asked", r"\bshared/" + r"seed\b",
+                                 r"\.\./" + "shared"]), re.I)
     hits = [f"{f.name}: {m.group(0)}" for f in DOCS for m in words.finditer(f.read_text(encoding="utf-8"))]
     assert not hits
 
