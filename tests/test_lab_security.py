@@ -3,21 +3,17 @@ listens on 127.0.0.1 only."""
 
 import json
 import os
-import queue
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 
 import psutil
 import pytest
 
-from tools.lab import ROOT, lab_command, lab_url, server_env
+from tools.lab import ROOT, lab_command, lab_url, read_login_url, server_env
 
 TOKEN = "course-test-token-0123456789"
 
@@ -39,20 +35,6 @@ def _get(url: str, token: str | None = None) -> int:
         return err.code
 
 
-def _read_login_url(proc: subprocess.Popen, timeout: float) -> str | None:
-    """The login URL that `python -m tools.lab` prints on stdout once the server answers."""
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        found = re.search(r"http://127\.0\.0\.1:\d+/lab/\S+token=\S+", line)
-        if found:
-            return found.group(0)
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +47,7 @@ def server(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "tools.lab", "--port", str(port), "--no-browser"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, start_new_session=True)
-    url = _read_login_url(proc, timeout=90)
+    url = read_login_url(proc, timeout=90)
     if url is None:
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail("`python -m tools.lab` printed no login URL within 90 s")

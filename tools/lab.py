@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -87,6 +90,29 @@ def wait_until_ready(port: int, token: str, proc: subprocess.Popen, timeout: flo
         time.sleep(0.3)
     return False
 
+
+
+LOGIN_URL = re.compile(r"http://127\.0\.0\.1:\d+/lab/\S+token=\S+")
+
+
+def read_login_url(proc: subprocess.Popen, timeout: float) -> str | None:
+    """The login URL a running `python -m tools.lab` prints on its stdout, or None after `timeout` s.
+
+    For callers that start the lab as a child process (the tests): stdout is read on a thread, so a
+    silent server cannot block the caller past its deadline.
+    """
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        found = LOGIN_URL.search(line)
+        if found:
+            return found.group(0)
+    return None
 
 def main(argv: list[str] | None = None) -> int:
     """Start the server, print the login URL once it answers, and wait for it to stop."""

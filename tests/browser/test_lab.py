@@ -12,16 +12,16 @@ from __future__ import annotations
 import ast
 import json
 import os
-import queue
 import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from tools.lab import read_login_url
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_SETTINGS = {
@@ -39,20 +39,6 @@ WRONG = ("def stable_softmax(x: np.ndarray) -> np.ndarray:\n"
 RUN_TIMEOUT_S = int(os.environ.get("COURSE_LAB_TIMEOUT_S", 420))
 
 
-def _read_url(proc: subprocess.Popen, timeout: float) -> str | None:
-    """The login URL that `make lab` prints on stdout once the server answers."""
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        found = re.search(r"http://127\.0\.0\.1:\d+/lab/\S+token=\S+", line)
-        if found:
-            return found.group(0)
-    return None
 
 
 def _scratch_checkout(dest: Path) -> Path:
@@ -85,7 +71,7 @@ def lab(browser, tmp_path_factory):
                             text=True, start_new_session=True)
     try:
         start = time.perf_counter()
-        url = _read_url(proc, timeout=180)
+        url = read_login_url(proc, timeout=180)
         assert url, "`make lab` printed no login URL within 180 s"
         print(f"\nmake lab: login URL printed after {time.perf_counter() - start:.1f} s")
         assert url.split("?")[0].endswith("/lab/tree/chapters/00_setup.ipynb"), url
