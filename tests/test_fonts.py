@@ -14,6 +14,17 @@ from matplotlib.ft2font import FT2Font  # noqa: E402
 from utils.core.fonts import CJK_FAMILY, cjk_font_path, use_cjk_fallback  # noqa: E402
 
 
+def missing_glyph_warnings(title: str) -> list[str]:
+    """Draw a figure with this title; return matplotlib's "missing from font" warnings."""
+    fig, ax = plt.subplots()
+    ax.set_title(title)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    plt.close(fig)
+    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
+
+
 def test_the_bundled_font_has_the_glyphs_of_a_chinese_label():
     font = FT2Font(cjk_font_path())
     label = "注意力权重 床前明月光"
@@ -24,23 +35,15 @@ def test_the_bundled_font_has_the_glyphs_of_a_chinese_label():
 def test_a_chinese_label_renders_without_missing_glyph_warnings():
     use_cjk_fallback()
     assert findfont(FontProperties(family=CJK_FAMILY), fallback_to_default=False).endswith(".otf")
-    fig, ax = plt.subplots()
-    ax.set_title("注意力权重 (attention weights)")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fig.canvas.draw()
-    plt.close(fig)
-    assert not [w for w in caught if "missing from font" in str(w.message)], [str(w.message) for w in caught]
+    missing = missing_glyph_warnings("注意力权重 (attention weights)")
+    assert not missing, missing
 
 
 def test_without_the_fallback_the_same_label_would_be_tofu():
     saved = matplotlib.rcParams["font.family"]
     matplotlib.rcParams["font.family"] = ["DejaVu Sans"]
-    fig, ax = plt.subplots()
-    ax.set_title("注意力")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fig.canvas.draw()
-    plt.close(fig)
-    matplotlib.rcParams["font.family"] = saved
-    assert any("missing from font" in str(w.message) for w in caught)
+    try:
+        missing = missing_glyph_warnings("注意力")
+    finally:
+        matplotlib.rcParams["font.family"] = saved
+    assert missing
