@@ -101,19 +101,29 @@ def regenerate(data_dir: Path = DATA_DIR) -> dict[str, str]:
     return sums
 
 
+def run_command(argv: list[str], commands: dict[str, Callable[[], None]], usage: str | None) -> int:
+    """Run the command named by argv[0] and return 0; print the usage and return 2 for anything else."""
+    if len(argv) == 1 and argv[0] in commands:
+        commands[argv[0]]()
+        return 0
+    print(usage)
+    return 2
+
+
+def _print_regenerated() -> None:
+    for name, digest in regenerate().items():
+        print(f"{digest}  {name}")
+
+
+def _print_verified() -> None:
+    for name in recorded_sums():
+        data_path(name)
+        print(f"ok  {name}")
+
+
 def main(argv: list[str]) -> int:
     """Command line: `regenerate` or `verify`."""
-    if argv[:1] == ["regenerate"]:
-        for name, digest in regenerate().items():
-            print(f"{digest}  {name}")
-        return 0
-    if argv[:1] == ["verify"]:
-        for name in recorded_sums():
-            data_path(name)
-            print(f"ok  {name}")
-        return 0
-    print(__doc__)
-    return 2
+    return run_command(argv, {"regenerate": _print_regenerated, "verify": _print_verified}, __doc__)
 
 
 if __name__ == "__main__":

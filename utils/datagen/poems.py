@@ -178,11 +178,9 @@ def load_split(n_val: int = 31, seed: int = 10, min_count: int = 2) -> tuple[np.
 
 def main(argv: list[str]) -> int:
     """Command line: `fetch`."""
-    if argv[:1] == ["fetch"]:
-        print(f"{fetch()}  {CORPUS_FILE}")
-        return 0
-    print(__doc__)
-    return 2
+    from utils.data import run_command
+
+    return run_command(argv, {"fetch": lambda: print(f"{fetch()}  {CORPUS_FILE}")}, __doc__)
 
 
 if __name__ == "__main__":
