@@ -77,24 +77,36 @@ def check_tokens(tokens: np.ndarray, cfg: DecoderConfig, start: int = 0) -> np.n
 
 
 class KVCache:
-    """Per-layer keys and values (batch, g, n, d_head), grown by one step at a time."""
+    """Per-layer keys and values (batch, g, n, d_head), grown by one step at a time.
+
+    Only `concat` and `bytes_of` touch the arrays: the TensorFlow and PyTorch caches override those two.
+    """
 
     def __init__(self, n_layers: int):
-        self.k: list[np.ndarray | None] = [None] * n_layers
-        self.v: list[np.ndarray | None] = [None] * n_layers
+        self.k: list = [None] * n_layers
+        self.v: list = [None] * n_layers
+
+    @staticmethod
+    def concat(cached: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """Join cached and new keys (or values) along the sequence axis."""
+        return np.concatenate([cached, new], axis=-2)
+
+    @staticmethod
+    def bytes_of(a: np.ndarray) -> int:
+        return a.nbytes
 
     @property
     def length(self) -> int:
         """Number of cached positions."""
         return 0 if self.k[0] is None else self.k[0].shape[-2]
 
-    def append(self, layer: int, k_new: np.ndarray, v_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def append(self, layer: int, k_new, v_new) -> tuple:
         """Add (batch, g, t, d_head) keys/values at the end of the sequence axis; return the full ones."""
         if self.k[layer] is None:
             self.k[layer], self.v[layer] = k_new, v_new
         else:
-            self.k[layer] = np.concatenate([self.k[layer], k_new], axis=-2)
-            self.v[layer] = np.concatenate([self.v[layer], v_new], axis=-2)
+            self.k[layer] = self.concat(self.k[layer], k_new)
+            self.v[layer] = self.concat(self.v[layer], v_new)
         return self.k[layer], self.v[layer]
 
     def __repr__(self) -> str:
@@ -102,8 +114,8 @@ class KVCache:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by all cached key and value arrays."""
-        return sum(a.nbytes for a in self.k + self.v if a is not None)
+        """Bytes held by all cached keys and values."""
+        return sum(self.bytes_of(a) for a in self.k + self.v if a is not None)
 
 
 def decoder_block(x: np.ndarray, layer: dict, cfg: DecoderConfig, cache: KVCache | None = None, i: int = 0) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 
 from utils.core.attention_tf import causal_mask
 from utils.core.frameworks import import_tensorflow
+from utils.efficient import kv_cache_numpy
 from utils.efficient.gqa_tf import grouped_query_attention
 from utils.efficient.kv_cache_numpy import DecoderConfig
 from utils.layers.multihead_tf import merge_heads, split_heads
@@ -33,34 +34,16 @@ def mlp(x: Any, layer: dict) -> Any:
     return tf.nn.relu(x @ layer["W1"] + layer["b1"]) @ layer["W2"] + layer["b2"]
 
 
-class KVCache:
-    """Per-layer keys and values (batch, g, n, d_head), grown by one step at a time."""
+class KVCache(kv_cache_numpy.KVCache):
+    """The NumPy cache above, joining and sizing TensorFlow tensors."""
 
-    def __init__(self, n_layers: int):
-        self.k: list[Any | None] = [None] * n_layers
-        self.v: list[Any | None] = [None] * n_layers
+    @staticmethod
+    def concat(cached: Any, new: Any) -> Any:
+        return tf.concat([cached, new], axis=-2)
 
-    @property
-    def length(self) -> int:
-        """Number of cached positions."""
-        return 0 if self.k[0] is None else self.k[0].shape[-2]
-
-    def append(self, layer: int, k_new: Any, v_new: Any) -> tuple[Any, Any]:
-        """Add (batch, g, t, d_head) keys/values at the end of the sequence axis; return the full ones."""
-        if self.k[layer] is None:
-            self.k[layer], self.v[layer] = k_new, v_new
-        else:
-            self.k[layer] = tf.concat([self.k[layer], k_new], axis=-2)
-            self.v[layer] = tf.concat([self.v[layer], v_new], axis=-2)
-        return self.k[layer], self.v[layer]
-
-    def __repr__(self) -> str:
-        return f"KVCache(layers={len(self.k)}, length={self.length})"
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by all cached key and value tensors."""
-        return sum(int(tf.size(a)) * a.dtype.size for a in self.k + self.v if a is not None)
+    @staticmethod
+    def bytes_of(a: Any) -> int:
+        return int(tf.size(a)) * a.dtype.size
 
 
 def decoder_block(x: Any, layer: dict, cfg: DecoderConfig, cache: KVCache | None = None, i: int = 0) -> Any:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.core.attention_torch import causal_mask
+from utils.efficient import kv_cache_numpy
 from utils.efficient.kv_cache_numpy import DecoderConfig
 from utils.layers.multihead_torch import merge_heads, split_heads
 
@@ -29,34 +30,16 @@ def mlp(x: torch.Tensor, layer: dict) -> torch.Tensor:
     return torch.relu(x @ layer["W1"] + layer["b1"]) @ layer["W2"] + layer["b2"]
 
 
-class KVCache:
-    """Per-layer keys and values (batch, g, n, d_head), grown by one step at a time."""
+class KVCache(kv_cache_numpy.KVCache):
+    """The NumPy cache above, joining and sizing PyTorch tensors."""
 
-    def __init__(self, n_layers: int):
-        self.k: list[torch.Tensor | None] = [None] * n_layers
-        self.v: list[torch.Tensor | None] = [None] * n_layers
+    @staticmethod
+    def concat(cached: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        return torch.cat([cached, new], dim=-2)
 
-    @property
-    def length(self) -> int:
-        """Number of cached positions."""
-        return 0 if self.k[0] is None else self.k[0].shape[-2]
-
-    def append(self, layer: int, k_new: torch.Tensor, v_new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Add (batch, g, t, d_head) keys/values at the end of the sequence axis; return the full ones."""
-        if self.k[layer] is None:
-            self.k[layer], self.v[layer] = k_new, v_new
-        else:
-            self.k[layer] = torch.cat([self.k[layer], k_new], dim=-2)
-            self.v[layer] = torch.cat([self.v[layer], v_new], dim=-2)
-        return self.k[layer], self.v[layer]
-
-    def __repr__(self) -> str:
-        return f"KVCache(layers={len(self.k)}, length={self.length})"
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by all cached key and value tensors."""
-        return sum(a.numel() * a.element_size() for a in self.k + self.v if a is not None)
+    @staticmethod
+    def bytes_of(a: torch.Tensor) -> int:
+        return a.numel() * a.element_size()
 
 
 def decoder_block(x: torch.Tensor, layer: dict, cfg: DecoderConfig, cache: KVCache | None = None,

@@ -7,7 +7,9 @@ Shapes: x (batch, seq, d_model); Q, K, V (batch, heads, seq, d_head); weights (b
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -91,11 +93,22 @@ def sentence_embeddings(params: dict[str, Any], input_ids: np.ndarray, attention
     input_ids = np.asarray(input_ids)
     if np.shape(attention_mask) != input_ids.shape:
         raise ValueError(f"attention_mask {np.shape(attention_mask)} must match input_ids {input_ids.shape}")
-    x = embed(params, input_ids, token_type_ids)  # (batch, seq, d_model)
-    mask = key_mask(attention_mask)  # (batch, 1, 1, seq)
+    return encode_and_pool(sys.modules[__name__], params, input_ids, attention_mask, key_mask(attention_mask),
+                           token_type_ids, n_heads, head_keep, activation)
+
+
+def encode_and_pool(ops: ModuleType, params: dict[str, Any], input_ids: Any, attention_mask: Any, mask: Any,
+                    token_type_ids: Any, n_heads: int, head_keep: Any,
+                    activation: Callable | None) -> tuple[Any, list[Any]]:
+    """Embed, run the encoder layers, mean-pool and normalise: the same lines for the three frameworks.
+
+    `ops` is the framework's MiniLM module (this one, `minilm_tf` or `minilm_torch`): its `embed`,
+    `encoder_layer`, `mean_pool` and `l2_normalize` do the arithmetic. `mask` is (batch, 1, 1, seq), True = may attend.
+    """
+    x = ops.embed(params, input_ids, token_type_ids)  # (batch, seq, d_model)
     attentions = []
     for i, p in enumerate(params["layers"]):
-        x, weights = encoder_layer(x, p, mask, n_heads, None if head_keep is None else head_keep[i],
-                                   activation=activation)
+        x, weights = ops.encoder_layer(x, p, mask, n_heads, None if head_keep is None else head_keep[i],
+                                       activation=activation)
         attentions.append(weights)
-    return l2_normalize(mean_pool(x, attention_mask)), attentions
+    return ops.l2_normalize(ops.mean_pool(x, attention_mask)), attentions

@@ -6,6 +6,7 @@ Shapes: x (batch, seq, d_model); Q, K, V (batch, heads, seq, d_head); weights (b
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 from utils.core.attention_tf import scaled_dot_product_attention
 from utils.core.frameworks import import_tensorflow
 from utils.layers.multihead_tf import merge_heads, split_heads
+from utils.models.minilm_numpy import encode_and_pool
 
 tf = import_tensorflow()
 
@@ -86,11 +88,5 @@ def sentence_embeddings(params: dict[str, Any], input_ids: Any, attention_mask: 
     attention_mask = tf.cast(tf.convert_to_tensor(attention_mask), tf.bool)
     if tuple(attention_mask.shape) != tuple(input_ids.shape):
         raise ValueError(f"attention_mask {tuple(attention_mask.shape)} must match input_ids {tuple(input_ids.shape)}")
-    x = embed(params, input_ids, token_type_ids)  # (batch, seq, d_model)
-    mask = attention_mask[:, None, None, :]  # (batch, 1, 1, seq), True = may attend
-    attentions = []
-    for i, p in enumerate(params["layers"]):
-        x, weights = encoder_layer(x, p, mask, n_heads, None if head_keep is None else head_keep[i],
-                                   activation=activation)
-        attentions.append(weights)
-    return l2_normalize(mean_pool(x, attention_mask)), attentions
+    return encode_and_pool(sys.modules[__name__], params, input_ids, attention_mask, attention_mask[:, None, None, :],
+                           token_type_ids, n_heads, head_keep, activation)
