@@ -56,7 +56,7 @@ REQUIRED["08a"] = [
 ]
 REQUIRED["08aa"] = [
     *[("utils/efficient/flash_backward_numpy.py", name) for name in
-      ("flash_forward", "recompute_probs", "flash_backward_tile", "flash_backward")],
+      ("flash_forward", "recompute_probs", "flash_backward_tile", "backward_tiles", "flash_backward")],
     ("utils/efficient/flash_backward_torch.py", "flash_backward_tile"),
     ("utils/efficient/flash_backward_torch.py", "FlashAttentionFunction"),
     ("utils/efficient/flash_backward_tf.py", "flash_backward_tile"),

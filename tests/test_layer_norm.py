@@ -28,3 +28,22 @@ def test_eps_is_used_and_equals_torch_layer_norm():
 def test_bad_shapes_or_eps_raise_a_clear_error(gamma, beta, eps):
     with pytest.raises(ValueError, match="gamma|eps"):
         layer_norm(np.ones((2, 8)), gamma, beta, eps)
+
+
+def test_the_tensorflow_and_pytorch_twins_equal_numpy_with_the_same_default_eps():
+    import inspect
+
+    from utils.core.frameworks import import_tensorflow
+    from utils.layers import layer_norm_tf, layer_norm_torch
+
+    tf = import_tensorflow()
+    rng = np.random.default_rng(7)
+    x, g, b = rng.normal(size=(2, 3, 8)), rng.normal(size=8), rng.normal(size=8)
+    want = layer_norm(x, g, b)
+    got_tf = layer_norm_tf.layer_norm(*(tf.constant(a) for a in (x, g, b))).numpy()
+    got_torch = layer_norm_torch.layer_norm(*(torch.from_numpy(a) for a in (x, g, b))).numpy()
+    np.testing.assert_allclose(got_tf, want, atol=1e-12)
+    np.testing.assert_allclose(got_torch, want, atol=1e-12)
+    defaults = {fn.__module__: inspect.signature(fn).parameters["eps"].default
+                for fn in (layer_norm, layer_norm_tf.layer_norm, layer_norm_torch.layer_norm)}
+    assert set(defaults.values()) == {1e-5}, defaults

@@ -13,6 +13,7 @@ Arrays are (n_q, d), (n_k, d), (n_k, d_v); mask True = may attend; float64 in, f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -58,25 +59,36 @@ def flash_backward_tile(q_i: np.ndarray, k_j: np.ndarray, v_j: np.ndarray, do_i:
     return ds @ k_j * scale, ds.T @ q_i * scale, dv_j
 
 
+def backward_tiles(n_q: int, n_k: int, block_q: int, block_k: int, causal: bool) -> Iterator[tuple[int, int, int, int]]:
+    """(i0, i1, j0, j1) of every tile the backward pass computes: key blocks outside, query blocks inside.
+
+    The order matters: all the tiles of key block j come together, so dK_j and dV_j are finished, and
+    can be written out, before the next key block starts. With causal=True the tiles above the
+    diagonal are skipped: their P is 0, so they add no gradient. The TensorFlow and PyTorch backward
+    passes walk the same tiles.
+    """
+    offset = n_k - n_q  # query i sits at key position i + offset (the last query sees the last key)
+    for j0 in range(0, n_k, block_k):
+        j1 = min(j0 + block_k, n_k)
+        for i0 in range(0, n_q, block_q):
+            i1 = min(i0 + block_q, n_q)
+            if not (causal and j0 > i1 - 1 + offset):
+                yield i0, i1, j0, j1
+
+
 def flash_backward(q: Any, k: Any, v: Any, o: Any, lse: Any, do: Any, mask: Any = None, causal: bool = False,
                    block_q: int = 128, block_k: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dQ, dK, dV of one head from Q, K, V, O, L and dO, tile by tile: key blocks outside, query blocks inside."""
     q, k, v, o, do = (_one_head(n, a) for n, a in (("q", q), ("k", k), ("v", v), ("o", o), ("do", do)))
     lse = np.asarray(lse, dtype=np.float64)
     n_q, n_k = len(q), len(k)
-    offset = n_k - n_q
     d = (do * o).sum(axis=1)  # D = rowsum(dO ∘ O): one number per query
     dq, dk, dv = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
-    for j0 in range(0, n_k, block_k):  # dK_j and dV_j are finished when this loop moves on
-        j1 = min(j0 + block_k, n_k)
-        for i0 in range(0, n_q, block_q):
-            i1 = min(i0 + block_q, n_q)
-            if causal and j0 > i1 - 1 + offset:
-                continue  # a tile above the diagonal: P = 0, no gradient
-            tile = block_mask(mask, causal, i0, i1, j0, j1, offset)
-            dq_i, dk_j, dv_j = flash_backward_tile(q[i0:i1], k[j0:j1], v[j0:j1], do[i0:i1], lse[i0:i1],
-                                                   d[i0:i1], tile)
-            dq[i0:i1] += dq_i
-            dk[j0:j1] += dk_j
-            dv[j0:j1] += dv_j
+    for i0, i1, j0, j1 in backward_tiles(n_q, n_k, block_q, block_k, causal):
+        tile = block_mask(mask, causal, i0, i1, j0, j1, n_k - n_q)
+        dq_i, dk_j, dv_j = flash_backward_tile(q[i0:i1], k[j0:j1], v[j0:j1], do[i0:i1], lse[i0:i1],
+                                               d[i0:i1], tile)
+        dq[i0:i1] += dq_i
+        dk[j0:j1] += dk_j
+        dv[j0:j1] += dv_j
     return dq, dk, dv

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from utils.core.frameworks import import_tensorflow
+from utils.efficient.flash_backward_numpy import backward_tiles
 from utils.efficient.tiled_numpy import _check_block
 from utils.efficient.tiled_tf import _safe, block_mask, flash_query_block
 
@@ -48,25 +49,17 @@ def flash_backward(q: Any, k: Any, v: Any, o: Any, lse: Any, do: Any, mask: Any 
                    block_q: int = 128, block_k: int = 512) -> tuple[Any, Any, Any]:
     """dQ, dK, dV from Q, K, V, O, L and dO, tile by tile: key blocks outside, query blocks inside."""
     n_q, n_k = q.shape[-2], k.shape[-2]
-    offset = n_k - n_q
     d = tf.reduce_sum(do * o, axis=-1)  # D = rowsum(dO ∘ O): one number per query
-    dq_blocks = [tf.zeros_like(q[..., i0:i0 + block_q, :]) for i0 in range(0, n_q, block_q)]
-    dk_blocks, dv_blocks = [], []
-    for j0 in range(0, n_k, block_k):  # dK_j and dV_j are finished when this loop moves on
-        j1 = min(j0 + block_k, n_k)
-        dk_j, dv_j = tf.zeros_like(k[..., j0:j1, :]), tf.zeros_like(v[..., j0:j1, :])
-        for b, i0 in enumerate(range(0, n_q, block_q)):
-            i1 = min(i0 + block_q, n_q)
-            if causal and j0 > i1 - 1 + offset:
-                continue  # a tile above the diagonal: P = 0, no gradient
-            tile = block_mask(mask, causal, i0, i1, j0, j1, offset)
-            dq_t, dk_t, dv_t = flash_backward_tile(q[..., i0:i1, :], k[..., j0:j1, :], v[..., j0:j1, :],
-                                                   do[..., i0:i1, :], lse[..., i0:i1], d[..., i0:i1], tile)
-            dq_blocks[b] += dq_t
-            dk_j, dv_j = dk_j + dk_t, dv_j + dv_t
-        dk_blocks.append(dk_j)
-        dv_blocks.append(dv_j)
-    return tf.concat(dq_blocks, axis=-2), tf.concat(dk_blocks, axis=-2), tf.concat(dv_blocks, axis=-2)
+    # tensors are immutable: one running sum per block, concatenated at the end
+    dq = {i0: tf.zeros_like(q[..., i0:i0 + block_q, :]) for i0 in range(0, n_q, block_q)}
+    dk = {j0: tf.zeros_like(k[..., j0:j0 + block_k, :]) for j0 in range(0, n_k, block_k)}
+    dv = {j0: tf.zeros_like(v[..., j0:j0 + block_k, :]) for j0 in range(0, n_k, block_k)}
+    for i0, i1, j0, j1 in backward_tiles(n_q, n_k, block_q, block_k, causal):
+        tile = block_mask(mask, causal, i0, i1, j0, j1, n_k - n_q)
+        dq_t, dk_t, dv_t = flash_backward_tile(q[..., i0:i1, :], k[..., j0:j1, :], v[..., j0:j1, :],
+                                               do[..., i0:i1, :], lse[..., i0:i1], d[..., i0:i1], tile)
+        dq[i0], dk[j0], dv[j0] = dq[i0] + dq_t, dk[j0] + dk_t, dv[j0] + dv_t
+    return tuple(tf.concat(list(blocks.values()), axis=-2) for blocks in (dq, dk, dv))
 
 
 def flash_attention_autograd(q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, block_q: int = 128,

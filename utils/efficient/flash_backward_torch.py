@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from utils.efficient.flash_backward_numpy import backward_tiles
 from utils.efficient.tiled_numpy import _check_block
 from utils.efficient.tiled_torch import block_mask, flash_query_block
 
@@ -51,21 +52,15 @@ def flash_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, o: torch.T
                    block_k: int = 512) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """dQ, dK, dV from Q, K, V, O, L and dO, tile by tile: key blocks outside, query blocks inside."""
     n_q, n_k = q.shape[-2], k.shape[-2]
-    offset = n_k - n_q
     d = (do * o).sum(dim=-1)  # D = rowsum(dO ∘ O): one number per query
     dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
-    for j0 in range(0, n_k, block_k):  # dK_j and dV_j are finished when this loop moves on
-        j1 = min(j0 + block_k, n_k)
-        for i0 in range(0, n_q, block_q):
-            i1 = min(i0 + block_q, n_q)
-            if causal and j0 > i1 - 1 + offset:
-                continue  # a tile above the diagonal: P = 0, no gradient
-            tile = block_mask(mask, causal, i0, i1, j0, j1, offset)
-            dq_i, dk_j, dv_j = flash_backward_tile(q[..., i0:i1, :], k[..., j0:j1, :], v[..., j0:j1, :],
-                                                   do[..., i0:i1, :], lse[..., i0:i1], d[..., i0:i1], tile)
-            dq[..., i0:i1, :] += dq_i
-            dk[..., j0:j1, :] += dk_j
-            dv[..., j0:j1, :] += dv_j
+    for i0, i1, j0, j1 in backward_tiles(n_q, n_k, block_q, block_k, causal):
+        tile = block_mask(mask, causal, i0, i1, j0, j1, n_k - n_q)
+        dq_i, dk_j, dv_j = flash_backward_tile(q[..., i0:i1, :], k[..., j0:j1, :], v[..., j0:j1, :],
+                                               do[..., i0:i1, :], lse[..., i0:i1], d[..., i0:i1], tile)
+        dq[..., i0:i1, :] += dq_i
+        dk[..., j0:j1, :] += dk_j
+        dv[..., j0:j1, :] += dv_j
     return dq, dk, dv
 
 

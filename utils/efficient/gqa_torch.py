@@ -36,11 +36,18 @@ def gqa_forward(
     x: torch.Tensor, params: dict[str, torch.Tensor], n_heads: int, n_kv_heads: int,
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Self-attention of x (batch, seq, d_model) with h query heads and g key/value heads."""
+    """Self-attention of x (batch, seq, d_model) with h query heads and g key/value heads.
+
+    Unlike the NumPy and TensorFlow twins, it projects Q, K and V with one fused matrix
+    [W_q | W_k | W_v] (d_model, (h + 2g) d_head), as GPT-2's `c_attn` and most LLM code do: one
+    matmul instead of three, and the test against NumPy then checks a different code path.
+    """
     if x.ndim != 3 or x.shape[-1] != params["W_q"].shape[0]:
         raise ValueError(f"x must be (batch, seq, d_model={params['W_q'].shape[0]}), got {tuple(x.shape)}")
-    q = split_heads(x @ params["W_q"] + params["b_q"], n_heads)      # (batch, h, seq, d_head)
-    k = split_heads(x @ params["W_k"] + params["b_k"], n_kv_heads)   # (batch, g, seq, d_head)
-    v = split_heads(x @ params["W_v"] + params["b_v"], n_kv_heads)   # (batch, g, seq, d_head)
-    out, _ = grouped_query_attention(q, k, v, mask)                  # (batch, h, seq, d_head)
+    widths = [params[name].shape[1] for name in ("W_q", "W_k", "W_v")]  # h·d_head, g·d_head, g·d_head
+    w_qkv = torch.cat([params["W_q"], params["W_k"], params["W_v"]], dim=1)
+    b_qkv = torch.cat([params["b_q"], params["b_k"], params["b_v"]])
+    q, k, v = torch.split(x @ w_qkv + b_qkv, widths, dim=-1)
+    out, _ = grouped_query_attention(split_heads(q, n_heads), split_heads(k, n_kv_heads), split_heads(v, n_kv_heads),
+                                     mask)                           # (batch, h, seq, d_head)
     return merge_heads(out) @ params["W_o"] + params["b_o"]

@@ -14,8 +14,8 @@ from utils.core.frameworks import import_tensorflow
 from utils.efficient import kv_cache_numpy
 from utils.efficient.gqa_tf import grouped_query_attention
 from utils.efficient.kv_cache_numpy import DecoderConfig
+from utils.layers.layer_norm_tf import layer_norm
 from utils.layers.multihead_tf import merge_heads, split_heads
-from utils.models.minilm_tf import layer_norm  # default eps is BERT's: pass 1e-5
 
 tf = import_tensorflow()
 
@@ -49,7 +49,7 @@ class KVCache(kv_cache_numpy.KVCache):
 def decoder_block(x: Any, layer: dict, cfg: DecoderConfig, cache: KVCache | None = None, i: int = 0) -> Any:
     """One pre-LN block on x (batch, t, d_model); with a cache, x holds only the t new positions."""
     a = layer["attn"]
-    h = layer_norm(x, layer["ln1_g"], layer["ln1_b"], eps=1e-5)
+    h = layer_norm(x, layer["ln1_g"], layer["ln1_b"])
     q = split_heads(h @ a["W_q"] + a["b_q"], cfg.n_heads)              # (batch, h, t, d_head)
     k = split_heads(h @ a["W_k"] + a["b_k"], cfg.n_kv_heads)           # (batch, g, t, d_head)
     v = split_heads(h @ a["W_v"] + a["b_v"], cfg.n_kv_heads)
@@ -58,7 +58,7 @@ def decoder_block(x: Any, layer: dict, cfg: DecoderConfig, cache: KVCache | None
     mask = causal_mask(q.shape[-2], k.shape[-2])                       # the t new rows of the causal mask
     out, _ = grouped_query_attention(q, k, v, mask)                    # (batch, h, t, d_head)
     x = x + merge_heads(out) @ a["W_o"] + a["b_o"]
-    return x + mlp(layer_norm(x, layer["ln2_g"], layer["ln2_b"], eps=1e-5), layer)
+    return x + mlp(layer_norm(x, layer["ln2_g"], layer["ln2_b"]), layer)
 
 
 def check_tokens(tokens: Any, cfg: DecoderConfig, start: int = 0) -> Any:
@@ -80,7 +80,7 @@ def decoder_forward(params: dict, tokens: Any, cfg: DecoderConfig, cache: KVCach
     x = tf.gather(params["tok_emb"], tokens) + params["pos_emb"][start:start + tokens.shape[1]]
     for i, layer in enumerate(params["layers"]):
         x = decoder_block(x, layer, cfg, cache, i)
-    return layer_norm(x, params["ln_f_g"], params["ln_f_b"], eps=1e-5) @ params["W_out"]
+    return layer_norm(x, params["ln_f_g"], params["ln_f_b"]) @ params["W_out"]
 
 
 def decoder_logits(params: dict, tokens: Any, cfg: DecoderConfig) -> Any:

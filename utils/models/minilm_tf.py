@@ -14,8 +14,9 @@ import numpy as np
 
 from utils.core.attention_tf import scaled_dot_product_attention
 from utils.core.frameworks import import_tensorflow
+from utils.layers.layer_norm_tf import layer_norm
 from utils.layers.multihead_tf import merge_heads, split_heads
-from utils.models.minilm_numpy import encode_and_pool
+from utils.models.minilm_numpy import LAYER_NORM_EPS, encode_and_pool
 
 tf = import_tensorflow()
 
@@ -32,14 +33,7 @@ def gelu(x: Any) -> Any:
     return 0.5 * x * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
 
 
-def layer_norm(x: Any, gamma: Any, beta: Any, eps: float = 1e-12) -> Any:
-    """LayerNorm over the last axis: (x - mean) / √(var + eps) · γ + β (biased variance)."""
-    mean = tf.reduce_mean(x, axis=-1, keepdims=True)
-    var = tf.reduce_mean(tf.square(x - mean), axis=-1, keepdims=True)
-    return (x - mean) / tf.sqrt(var + eps) * gamma + beta
-
-
-def embed(params: dict[str, Any], input_ids: Any, token_type_ids: Any = None, eps: float = 1e-12) -> Any:
+def embed(params: dict[str, Any], input_ids: Any, token_type_ids: Any = None, eps: float = LAYER_NORM_EPS) -> Any:
     """Word + position + token-type embeddings, then LayerNorm: (batch, seq) → (batch, seq, d_model)."""
     input_ids = tf.convert_to_tensor(input_ids)
     if token_type_ids is None:
@@ -51,7 +45,7 @@ def embed(params: dict[str, Any], input_ids: Any, token_type_ids: Any = None, ep
 
 
 def encoder_layer(x: Any, p: dict[str, Any], mask: Any, n_heads: int, head_keep: Any = None,
-                  eps: float = 1e-12,
+                  eps: float = LAYER_NORM_EPS,
                   activation: Callable | None = None) -> tuple[Any, Any]:
     """One post-LN BERT layer: LN(x + MHA(x)), then LN(h + W2 GELU(W1 h)); returns (x, weights)."""
     Q = split_heads(x @ p["Wq"] + p["bq"], n_heads)  # (batch, heads, seq, d_head)

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from utils.core.attention_torch import scaled_dot_product_attention
+from utils.layers.layer_norm_torch import layer_norm
 from utils.layers.multihead_torch import merge_heads, split_heads
-from utils.models.minilm_numpy import encode_and_pool
+from utils.models.minilm_numpy import LAYER_NORM_EPS, encode_and_pool
 
 
 def params_to_tensors(params: dict[str, Any]) -> dict[str, Any]:
@@ -30,15 +31,8 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 
-def layer_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """LayerNorm over the last axis: (x - mean) / √(var + eps) · γ + β (biased variance)."""
-    mean = x.mean(dim=-1, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
-    return (x - mean) / torch.sqrt(var + eps) * gamma + beta
-
-
 def embed(params: dict[str, Any], input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-          eps: float = 1e-12) -> torch.Tensor:
+          eps: float = LAYER_NORM_EPS) -> torch.Tensor:
     """Word + position + token-type embeddings, then LayerNorm: (batch, seq) → (batch, seq, d_model)."""
     input_ids = torch.as_tensor(input_ids)
     if token_type_ids is None:
@@ -49,7 +43,7 @@ def embed(params: dict[str, Any], input_ids: torch.Tensor, token_type_ids: torch
 
 
 def encoder_layer(x: torch.Tensor, p: dict[str, torch.Tensor], mask: torch.Tensor, n_heads: int,
-                  head_keep: Any = None, eps: float = 1e-12,
+                  head_keep: Any = None, eps: float = LAYER_NORM_EPS,
                   activation: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One post-LN BERT layer: LN(x + MHA(x)), then LN(h + W2 GELU(W1 h)); returns (x, weights)."""
     Q = split_heads(x @ p["Wq"] + p["bq"], n_heads)  # (batch, heads, seq, d_head)
