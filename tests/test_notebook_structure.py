@@ -141,3 +141,11 @@ def test_chapter_stubs_are_not_attempted(chapter):
         framework = re.search(r"framework\s*=\s*[\"'](\w+)[\"']", rest)
         verdict = evaluate(eid, answer, framework.group(1) if framework else "numpy")
         assert verdict.status == "not attempted", f"{chapter.name}: the stub of {eid} is {verdict.status}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_code_cells_stay_short(chapter):
+    """Long algorithms are split across cells with prose between them: the median code cell has at most 10 lines."""
+    lengths = [len(c.source.strip().splitlines()) for c in _read(chapter).cells if c.cell_type == "code"]
+    assert float(np.median(lengths)) <= 10, (
+        f"{chapter.name}: median code cell is {np.median(lengths)} lines (at most 10): split the long cells")
