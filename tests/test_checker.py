@@ -17,7 +17,14 @@ from utils.exercises import (
     set_language,
 )
 from utils.exercises.checker import has_loop, is_untouched_stub
-from utils.exercises.core import REGISTRY, difference, outputs_equal, register
+from utils.exercises.core import (
+    REGISTRY,
+    difference,
+    mistake,
+    outputs_equal,
+    register,
+    wrong_values,
+)
 from utils.exercises.messages import MESSAGES, get_language
 
 EXERCISES = load_all()
@@ -194,6 +201,33 @@ def test_a_hint_needs_the_mistake_on_every_case_where_it_is_wrong():
         assert evaluate("zz.hint", lambda x: np.where(x < 2, 2.0, 0.0)).hint is None
     finally:
         REGISTRY.pop(ex.id)
+
+
+def test_a_wrong_answer_carries_its_hint_as_a_decorator():
+    @mistake("you added 1", zh="你加了 1")
+    def added_one(x):
+        return x + 1.0
+
+    assert added_one(np.array([1.0]))[0] == 2.0  # still the function, still callable
+    ex = Exercise("zz.deco", "decorator demo", reference=lambda x: x * 2.0,
+                  mistakes=[Mistake("forgot to double", lambda x: x), added_one])
+    assert [m.hint for m in ex.mistakes] == ["forgot to double", "you added 1"]  # in the order given
+    assert ex.mistakes[1].answer is added_one and ex.mistakes[1].hint_zh == "你加了 1"
+    assert all(isinstance(m, Mistake) for m in ex.mistakes)
+
+
+def test_a_wrong_answer_without_a_hint_is_refused():
+    def no_hint(x):
+        return x
+
+    with pytest.raises(TypeError, match=r"zz\.plain.*no_hint.*@mistake"):
+        Exercise("zz.plain", "plain demo", reference=lambda x: x * 2.0, mistakes=[no_hint])
+
+
+def test_wrong_values_keep_their_order_and_both_hints():
+    wrong = wrong_values({16: ("the standard deviation", "标准差"), (2, 3): ("a shape", "形状")})
+    assert [(m.answer, m.hint, m.hint_zh) for m in wrong] == [(16, "the standard deviation", "标准差"),
+                                                                ((2, 3), "a shape", "形状")]
 
 
 # ---------------------------------------------------------------- the task's rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils.core.attention_numpy import softmax
-from utils.exercises.core import Case, Exercise, Mistake, register
+from utils.exercises.core import Case, Exercise, mistake, register
 
 
 def _softmax_cases() -> list[Case]:
@@ -23,39 +23,33 @@ def _softmax_cases() -> list[Case]:
     ]
 
 
+@mistake("exp overflows for large logits: subtract the row max before np.exp.",
+         zh="logits 很大时 exp 会上溢：先减去每行的最大值，再调用 np.exp。")
 def _naive(x):
     e = np.exp(x)
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@mistake("softmax must normalise along the last axis (axis=-1), not axis 0.",
+         zh="softmax 要沿最后一个轴（axis=-1）归一化，而不是 axis 0。")
 def _wrong_axis(x):
     e = np.exp(x - x.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
 
 
+@mistake("subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole array.",
+         zh="减去每一行自己的最大值（x.max(axis=-1, keepdims=True)），而不是整个数组的最大值。")
 def _global_max(x):
     e = np.exp(x - x.max())
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@mistake("divide by the row sum: each row of a softmax sums to 1.", zh="还要除以行和：softmax 的每一行之和都是 1。")
 def _unnormalised(x):
     return np.exp(x - x.max(axis=-1, keepdims=True))
 
 
 register(Exercise(
-    id="00.1",
-    title="numerically stable softmax", title_zh="数值稳定的 softmax",
-    reference=lambda x: softmax(x, axis=-1),
-    cases=_softmax_cases,
-    mistakes=[
-        Mistake("exp overflows for large logits: subtract the row max before np.exp.", _naive,
-                hint_zh="logits 很大时 exp 会上溢：先减去每行的最大值，再调用 np.exp。"),
-        Mistake("softmax must normalise along the last axis (axis=-1), not axis 0.", _wrong_axis,
-                hint_zh="softmax 要沿最后一个轴（axis=-1）归一化，而不是 axis 0。"),
-        Mistake("subtract each row's own max (x.max(axis=-1, keepdims=True)), not the max of the whole array.",
-                _global_max,
-                hint_zh="减去每一行自己的最大值（x.max(axis=-1, keepdims=True)），而不是整个数组的最大值。"),
-        Mistake("divide by the row sum: each row of a softmax sums to 1.", _unnormalised,
-                hint_zh="还要除以行和：softmax 的每一行之和都是 1。"),
-    ],
-))
+    id="00.1", title="numerically stable softmax", title_zh="数值稳定的 softmax",
+    reference=lambda x: softmax(x, axis=-1), cases=_softmax_cases,
+    mistakes=[_naive, _wrong_axis, _global_max, _unnormalised]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils.core.attention_numpy import scaled_dot_product_attention
-from utils.exercises.core import Case, Exercise, Mistake, register
+from utils.exercises.core import Case, Exercise, mistake, register
 
 # ---------------------------------------------------------------- 01.1 masked mean pooling
 
@@ -30,43 +30,37 @@ def _mean_pool_cases() -> list[Case]:
     ]
 
 
+@mistake("padding positions must not count: average only the first lengths[b] positions.",
+         zh="填充位置不能计入：只对前 lengths[b] 个位置求平均。")
 def _pool_includes_padding(x, lengths):
     return x.mean(axis=1)
 
 
+@mistake("divide by the number of valid positions (lengths[b]), not by the padded length n.",
+         zh="除以有效位置的个数（lengths[b]），而不是填充后的长度 n。")
 def _pool_divides_by_n(x, lengths):
     valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
     return (x * valid[:, :, None]).sum(axis=1) / x.shape[1]
 
 
+@mistake("a mean divides the sum by the count of valid positions; you returned the sum.",
+         zh="平均值是总和除以有效位置的个数；你返回的是总和。")
 def _pool_sums(x, lengths):
     valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
     return (x * valid[:, :, None]).sum(axis=1)
 
 
+@mistake("off-by-one: position i is valid when i < lengths[b], not i <= lengths[b].",
+         zh="差一错误：位置 i 有效的条件是 i < lengths[b]，而不是 i <= lengths[b]。")
 def _pool_off_by_one(x, lengths):
     valid = np.arange(x.shape[1])[None, :] <= lengths[:, None]
     return (x * valid[:, :, None]).sum(axis=1) / np.maximum(lengths, 1)[:, None]
 
 
 register(Exercise(
-    id="01.1",
-    title="a masked mean-pooled summary", title_zh="带掩码的平均池化摘要",
-    reference=_mean_pool,
-    cases=_mean_pool_cases,
-    mistakes=[
-        Mistake("padding positions must not count: average only the first lengths[b] positions.",
-                _pool_includes_padding,
-                hint_zh="填充位置不能计入：只对前 lengths[b] 个位置求平均。"),
-        Mistake("divide by the number of valid positions (lengths[b]), not by the padded length n.",
-                _pool_divides_by_n,
-                hint_zh="除以有效位置的个数（lengths[b]），而不是填充后的长度 n。"),
-        Mistake("a mean divides the sum by the count of valid positions; you returned the sum.", _pool_sums,
-                hint_zh="平均值是总和除以有效位置的个数；你返回的是总和。"),
-        Mistake("off-by-one: position i is valid when i < lengths[b], not i <= lengths[b].", _pool_off_by_one,
-                hint_zh="差一错误：位置 i 有效的条件是 i < lengths[b]，而不是 i <= lengths[b]。"),
-    ],
-))
+    id="01.1", title="a masked mean-pooled summary", title_zh="带掩码的平均池化摘要",
+    reference=_mean_pool, cases=_mean_pool_cases,
+    mistakes=[_pool_includes_padding, _pool_divides_by_n, _pool_sums, _pool_off_by_one]))
 
 # ---------------------------------------------------------------- 01.2 attention retrieval
 
@@ -92,44 +86,37 @@ def _retrieve_cases() -> list[Case]:
     ]
 
 
+@mistake("divide the scores q·k by √d_k before the softmax.", zh="在 softmax 之前把分数 q·k 除以 √d_k。")
 def _retrieve_unscaled(q, keys, values):
     s = np.einsum("bd,bnd->bn", q, keys)
     w = np.exp(s - s.max(axis=-1, keepdims=True))
     return np.einsum("bn,bnv->bv", w / w.sum(axis=-1, keepdims=True), values)
 
 
+@mistake("the softmax runs over the n keys of each sequence (axis=-1), not over the batch.",
+         zh="softmax 作用在每个序列的 n 个键上（axis=-1），而不是沿批量维。")
 def _retrieve_batch_axis(q, keys, values):
     s = np.einsum("bd,bnd->bn", q, keys) / np.sqrt(q.shape[-1])
     w = np.exp(s - s.max(axis=0, keepdims=True))
     return np.einsum("bn,bnv->bv", w / w.sum(axis=0, keepdims=True), values)
 
 
+@mistake("this is a hard lookup (argmax); attention takes a softmax-weighted average of all values.",
+         zh="这是硬查找（argmax）；注意力是对所有值按 softmax 权重做加权平均。")
 def _retrieve_hard(q, keys, values):
     idx = np.argmax(np.einsum("bd,bnd->bn", q, keys), axis=-1)
     return values[np.arange(len(idx)), idx]
 
 
+@mistake("normalise the weights: divide exp(scores) by their sum over the keys.",
+         zh="要把权重归一化：用 exp(scores) 除以它在所有键上的和。")
 def _retrieve_unnormalised(q, keys, values):
     s = np.einsum("bd,bnd->bn", q, keys) / np.sqrt(q.shape[-1])
     return np.einsum("bn,bnv->bv", np.exp(s - s.max(axis=-1, keepdims=True)), values)
 
 
 register(Exercise(
-    id="01.2",
-    title="retrieve a value with attention", title_zh="用注意力检索一个值",
-    reference=_retrieve,
-    cases=_retrieve_cases,
+    id="01.2", title="retrieve a value with attention", title_zh="用注意力检索一个值",
+    reference=_retrieve, cases=_retrieve_cases,
     forbidden=("utils.core.attention_numpy.scaled_dot_product_attention", "utils.core.attention_numpy.softmax"),
-    mistakes=[
-        Mistake("divide the scores q·k by √d_k before the softmax.", _retrieve_unscaled,
-                hint_zh="在 softmax 之前把分数 q·k 除以 √d_k。"),
-        Mistake("the softmax runs over the n keys of each sequence (axis=-1), not over the batch.",
-                _retrieve_batch_axis,
-                hint_zh="softmax 作用在每个序列的 n 个键上（axis=-1），而不是沿批量维。"),
-        Mistake("this is a hard lookup (argmax); attention takes a softmax-weighted average of all values.",
-                _retrieve_hard,
-                hint_zh="这是硬查找（argmax）；注意力是对所有值按 softmax 权重做加权平均。"),
-        Mistake("normalise the weights: divide exp(scores) by their sum over the keys.", _retrieve_unnormalised,
-                hint_zh="要把权重归一化：用 exp(scores) 除以它在所有键上的和。"),
-    ],
-))
+    mistakes=[_retrieve_unscaled, _retrieve_batch_axis, _retrieve_hard, _retrieve_unnormalised]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils.core.attention_numpy import causal_mask, softmax
-from utils.exercises.core import Case, Exercise, Mistake, register
+from utils.exercises.core import Case, Exercise, mistake, register, wrong_values
 
 # ---------------------------------------------------------------- 02.1 kernel-regression weights
 
@@ -29,48 +29,40 @@ def _kernel_cases() -> list[Case]:
     ]
 
 
+@mistake("the Gaussian kernel's exponent is -(x - xᵢ)² / (2σ²): you left out the 2.",
+         zh="高斯核的指数是 -(x - xᵢ)² / (2σ²)：你漏掉了系数 2。")
 def _kernel_no_two(x_query, x_train, sigma):
     return softmax(-((x_query[:, None] - x_train[None, :]) ** 2) / sigma**2, axis=-1)
 
 
+@mistake("square the distance: -(x - xᵢ)², not -|x - xᵢ|.", zh="距离要平方：-(x - xᵢ)²，而不是 -|x - xᵢ|。")
 def _kernel_abs(x_query, x_train, sigma):
     return softmax(-np.abs(x_query[:, None] - x_train[None, :]) / (2.0 * sigma**2), axis=-1)
 
 
+@mistake("normalise each query's row over the training points (axis=-1), not over the queries.",
+         zh="每个查询所在的行要在训练点上归一化（axis=-1），而不是在查询之间归一化。")
 def _kernel_axis0(x_query, x_train, sigma):
     return softmax(-((x_query[:, None] - x_train[None, :]) ** 2) / (2.0 * sigma**2), axis=0)
 
 
+@mistake("the weights of each query must sum to 1: divide by the row sum (or use a softmax).",
+         zh="每个查询的权重之和必须为 1：除以行和（或直接用 softmax）。")
 def _kernel_unnormalised(x_query, x_train, sigma):
     return np.exp(-((x_query[:, None] - x_train[None, :]) ** 2) / (2.0 * sigma**2))
 
 
+@mistake("exp underflows to 0 for a tiny σ, giving 0/0 = NaN: subtract the row max first (a stable softmax).",
+         zh="σ 很小时 exp 会下溢为 0，得到 0/0 = NaN：先减去每行的最大值（数值稳定的 softmax）。")
 def _kernel_naive(x_query, x_train, sigma):
     k = np.exp(-((x_query[:, None] - x_train[None, :]) ** 2) / (2.0 * sigma**2))
     return k / k.sum(axis=-1, keepdims=True)
 
 
 register(Exercise(
-    id="02.1",
-    title="Nadaraya–Watson weights as a softmax", title_zh="把 Nadaraya–Watson 权重写成 softmax",
-    reference=_kernel_weights,
-    cases=_kernel_cases,
-    mistakes=[
-        Mistake("the Gaussian kernel's exponent is -(x - xᵢ)² / (2σ²): you left out the 2.", _kernel_no_two,
-                hint_zh="高斯核的指数是 -(x - xᵢ)² / (2σ²)：你漏掉了系数 2。"),
-        Mistake("square the distance: -(x - xᵢ)², not -|x - xᵢ|.", _kernel_abs,
-                hint_zh="距离要平方：-(x - xᵢ)²，而不是 -|x - xᵢ|。"),
-        Mistake("normalise each query's row over the training points (axis=-1), not over the queries.",
-                _kernel_axis0,
-                hint_zh="每个查询所在的行要在训练点上归一化（axis=-1），而不是在查询之间归一化。"),
-        Mistake("the weights of each query must sum to 1: divide by the row sum (or use a softmax).",
-                _kernel_unnormalised,
-                hint_zh="每个查询的权重之和必须为 1：除以行和（或直接用 softmax）。"),
-        Mistake("exp underflows to 0 for a tiny σ, giving 0/0 = NaN: subtract the row max first (a stable softmax).",
-                _kernel_naive,
-                hint_zh="σ 很小时 exp 会下溢为 0，得到 0/0 = NaN：先减去每行的最大值（数值稳定的 softmax）。"),
-    ],
-))
+    id="02.1", title="Nadaraya–Watson weights as a softmax", title_zh="把 Nadaraya–Watson 权重写成 softmax",
+    reference=_kernel_weights, cases=_kernel_cases,
+    mistakes=[_kernel_no_two, _kernel_abs, _kernel_axis0, _kernel_unnormalised, _kernel_naive]))
 
 # ---------------------------------------------------------------- 02.2 hard lookup
 
@@ -95,39 +87,34 @@ def _hard_cases() -> list[Case]:
     ]
 
 
+@mistake("return the VALUE stored under the best key, not the key itself.", zh="返回最佳键对应的“值”，而不是键本身。")
 def _hard_returns_key(q, keys, values):
     return keys[np.argmax(q @ keys.T, axis=-1)]
 
 
+@mistake("the best match has the LARGEST score q·k: use argmax, not argmin.",
+         zh="最佳匹配是分数 q·k 最大的那个：用 argmax，而不是 argmin。")
 def _hard_argmin(q, keys, values):
     return values[np.argmin(q @ keys.T, axis=-1)]
 
 
+@mistake("score with the dot product q·k as attention does, not with Euclidean distance.",
+         zh="像注意力那样用点积 q·k 打分，而不是用欧氏距离。")
 def _hard_distance(q, keys, values):
     dist = ((q[:, None, :] - keys[None, :, :]) ** 2).sum(-1)
     return values[np.argmin(dist, axis=-1)]
 
 
+@mistake("that is the soft lookup (attention); here return exactly one value per query.",
+         zh="这是软查找（即注意力）；这里每个查询只返回恰好一个值。")
 def _hard_soft(q, keys, values):
     return softmax(q @ keys.T / np.sqrt(q.shape[-1]), axis=-1) @ values
 
 
 register(Exercise(
-    id="02.2",
-    title="a hard dictionary lookup", title_zh="硬字典查找",
-    reference=_hard_lookup,
-    cases=_hard_cases,
-    mistakes=[
-        Mistake("return the VALUE stored under the best key, not the key itself.", _hard_returns_key,
-                hint_zh="返回最佳键对应的“值”，而不是键本身。"),
-        Mistake("the best match has the LARGEST score q·k: use argmax, not argmin.", _hard_argmin,
-                hint_zh="最佳匹配是分数 q·k 最大的那个：用 argmax，而不是 argmin。"),
-        Mistake("score with the dot product q·k as attention does, not with Euclidean distance.", _hard_distance,
-                hint_zh="像注意力那样用点积 q·k 打分，而不是用欧氏距离。"),
-        Mistake("that is the soft lookup (attention); here return exactly one value per query.", _hard_soft,
-                hint_zh="这是软查找（即注意力）；这里每个查询只返回恰好一个值。"),
-    ],
-))
+    id="02.2", title="a hard dictionary lookup", title_zh="硬字典查找",
+    reference=_hard_lookup, cases=_hard_cases,
+    mistakes=[_hard_returns_key, _hard_argmin, _hard_distance, _hard_soft]))
 
 # ---------------------------------------------------------------- 02.3 causal mask
 
@@ -136,56 +123,47 @@ def _causal_cases() -> list[Case]:
     return [Case("n=4", (4,)), Case("n=1", (1,)), Case("n=2", (2,)), Case("n=7", (7,))]
 
 
+@mistake("off-by-one: a token may attend to itself, so the diagonal is True (np.tril with k=0).",
+         zh="差一错误：词元可以关注自己，所以对角线应为 True（np.tril 取 k=0）。")
 def _causal_strict(n):
     return np.tril(np.ones((n, n), dtype=bool), k=-1)
 
 
+@mistake("rows are queries: query i may see keys j <= i, the LOWER triangle (you allowed the future).",
+         zh="行对应查询：查询 i 只能看到 j <= i 的键，也就是下三角（你放开了未来的位置）。")
 def _causal_upper(n):
     return np.triu(np.ones((n, n), dtype=bool))
 
 
+@mistake("polarity: in this course True = may attend "
+         "(as in PyTorch's scaled_dot_product_attention); you returned True = blocked.",
+         zh="极性反了：本课程中 True 表示“可以关注”（与 PyTorch 的 scaled_dot_product_attention 一致），"
+            "你返回的是 True 表示“屏蔽”。")
 def _causal_inverted(n):
     return ~np.tril(np.ones((n, n), dtype=bool))
 
 
+@mistake("return a boolean mask (dtype bool), not 0/1 floats: float masks are ambiguous.",
+         zh="请返回布尔掩码（dtype bool），而不是 0/1 浮点数：浮点掩码的含义有歧义。")
 def _causal_float(n):
     return np.tril(np.ones((n, n)))
 
 
 register(Exercise(
-    id="02.3",
-    title="the causal mask", title_zh="因果掩码",
-    reference=lambda n: causal_mask(n),
-    cases=_causal_cases,
-    forbidden=("utils.core.attention_numpy.causal_mask",),
-    mistakes=[
-        Mistake("off-by-one: a token may attend to itself, so the diagonal is True (np.tril with k=0).",
-                _causal_strict,
-                hint_zh="差一错误：词元可以关注自己，所以对角线应为 True（np.tril 取 k=0）。"),
-        Mistake("rows are queries: query i may see keys j <= i, the LOWER triangle (you allowed the future).",
-                _causal_upper,
-                hint_zh="行对应查询：查询 i 只能看到 j <= i 的键，也就是下三角（你放开了未来的位置）。"),
-        Mistake("polarity: in this course True = may attend (as in PyTorch's scaled_dot_product_attention); "
-                "you returned True = blocked.", _causal_inverted,
-                hint_zh="极性反了：本课程中 True 表示“可以关注”（与 PyTorch 的 scaled_dot_product_attention 一致），你返回的是 True 表示“屏蔽”。"),
-        Mistake("return a boolean mask (dtype bool), not 0/1 floats: float masks are ambiguous.", _causal_float,
-                hint_zh="请返回布尔掩码（dtype bool），而不是 0/1 浮点数：浮点掩码的含义有歧义。"),
-    ],
-))
+    id="02.3", title="the causal mask", title_zh="因果掩码",
+    reference=lambda n: causal_mask(n), cases=_causal_cases, forbidden=("utils.core.attention_numpy.causal_mask",),
+    mistakes=[_causal_strict, _causal_upper, _causal_inverted, _causal_float]))
 
 # ---------------------------------------------------------------- 02.4 cross-attention shapes
 
 register(Exercise(
-    id="02.4",
-    title="the shape of cross-attention weights", title_zh="交叉注意力权重的形状",
-    reference=(7, 12),
-    kind="value",
-    mistakes=[
-        Mistake("rows are queries (the 7 decoder positions), columns are keys (the 12 encoder positions).", (12, 7),
-                hint_zh="行对应查询（解码器的 7 个位置），列对应键（编码器的 12 个位置）。"),
-        Mistake("in cross-attention the keys come from the encoder (12 positions), not from the decoder.", (7, 7),
-                hint_zh="交叉注意力中的键来自编码器（12 个位置），而不是解码器。"),
-        Mistake("that is the shape of the output, (n_q, d_v); the weights are (n_q, n_k).", (7, 64),
-                hint_zh="这是输出的形状 (n_q, d_v)；权重的形状是 (n_q, n_k)。"),
-    ],
-))
+    id="02.4", title="the shape of cross-attention weights", title_zh="交叉注意力权重的形状",
+    reference=(7, 12), kind="value",
+    mistakes=wrong_values({
+        (12, 7): ("rows are queries (the 7 decoder positions), columns are keys (the 12 encoder positions).",
+                  "行对应查询（解码器的 7 个位置），列对应键（编码器的 12 个位置）。"),
+        (7, 7): ("in cross-attention the keys come from the encoder (12 positions), not from the decoder.",
+                 "交叉注意力中的键来自编码器（12 个位置），而不是解码器。"),
+        (7, 64): ("that is the shape of the output, (n_q, d_v); the weights are (n_q, n_k).",
+                  "这是输出的形状 (n_q, d_v)；权重的形状是 (n_q, n_k)。"),
+    })))

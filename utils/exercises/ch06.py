@@ -6,7 +6,7 @@ import numpy as np
 
 from utils.datagen.applications import MONTHS
 from utils.demos.applications import EOS, PAD, attended_sentence, exact_match_ids
-from utils.exercises.core import Case, Exercise, Mistake, register
+from utils.exercises.core import Case, Exercise, mistake, register
 
 # ---------------------------------------------------------------- 06.1 the ISO 8601 target
 
@@ -33,6 +33,8 @@ def _iso_cases() -> list[Case]:
     ]
 
 
+@mistake("list.index() counts from 0: January is month 01, so add 1 to the index.",
+         zh="list.index() 从 0 开始计数：一月是 01 月，所以索引要加 1。")
 def _iso_zero_based(day, month, year):
     for names in MONTHS.values():
         if month in names:
@@ -40,36 +42,27 @@ def _iso_zero_based(day, month, year):
     raise ValueError(month)
 
 
+@mistake("ISO 8601 pads: month and day always have two digits (f'{m:02d}'), the year four.",
+         zh="ISO 8601 要补零：月和日总是两位（f'{m:02d}'），年是四位。")
 def _iso_unpadded(day, month, year):
     return f"{int(year)}-{_month_number(month)}-{int(day)}"
 
 
+@mistake("ISO 8601 is year-MONTH-day: the month comes before the day.", zh="ISO 8601 的顺序是 年-月-日：月在日之前。")
 def _iso_day_month_swapped(day, month, year):
     return f"{int(year):04d}-{int(day):02d}-{_month_number(month):02d}"
 
 
+@mistake("the year has four digits in ISO 8601 too: 987 is written 0987 (f'{year:04d}').",
+         zh="ISO 8601 中年份也是四位：987 要写成 0987（f'{year:04d}'）。")
 def _iso_year_unpadded(day, month, year):
     return f"{int(year)}-{_month_number(month):02d}-{int(day):02d}"
 
 
 register(Exercise(
-    id="06.1",
-    title="the ISO 8601 target of a date", title_zh="日期的 ISO 8601 目标格式",
-    reference=_iso,
-    cases=_iso_cases,
-    mistakes=[
-        Mistake("list.index() counts from 0: January is month 01, so add 1 to the index.", _iso_zero_based,
-                hint_zh="list.index() 从 0 开始计数：一月是 01 月，所以索引要加 1。"),
-        Mistake("ISO 8601 pads: month and day always have two digits (f'{m:02d}'), the year four.",
-                _iso_unpadded,
-                hint_zh="ISO 8601 要补零：月和日总是两位（f'{m:02d}'），年是四位。"),
-        Mistake("ISO 8601 is year-MONTH-day: the month comes before the day.", _iso_day_month_swapped,
-                hint_zh="ISO 8601 的顺序是 年-月-日：月在日之前。"),
-        Mistake("the year has four digits in ISO 8601 too: 987 is written 0987 (f'{year:04d}').",
-                _iso_year_unpadded,
-                hint_zh="ISO 8601 中年份也是四位：987 要写成 0987（f'{year:04d}'）。"),
-    ],
-))
+    id="06.1", title="the ISO 8601 target of a date", title_zh="日期的 ISO 8601 目标格式",
+    reference=_iso, cases=_iso_cases,
+    mistakes=[_iso_zero_based, _iso_unpadded, _iso_day_month_swapped, _iso_year_unpadded]))
 
 # ---------------------------------------------------------------- 06.2 exact match with <eos>
 
@@ -99,14 +92,23 @@ def _em_cases() -> list[Case]:
     ]
 
 
+@mistake("return one bool per sequence (shape (batch,)), not one "
+         "per token: a sequence is right only if all its tokens are.",
+         zh="每个序列返回一个布尔值（形状 (batch,)），而不是每个词元一个：只有所有词元都对，序列才算对。")
 def _em_token_accuracy(predicted, target):
     return np.asarray(predicted) == np.asarray(target)
 
 
+@mistake("what comes after the target's <eos> is not part of the answer: "
+         "ignore those positions (a model may write anything after it stops).",
+         zh="目标中 <eos> 之后的内容不属于答案：忽略这些位置（模型停下之后写什么都可以）。")
 def _em_whole_row(predicted, target):
     return (np.asarray(predicted) == np.asarray(target)).all(axis=1)
 
 
+@mistake("the <eos> itself must match too: a prediction that does not stop where "
+         "the target stops ('2026-11-28' followed by more digits) is wrong.",
+         zh="<eos> 本身也必须匹配：没有在目标停止处停下的预测（'2026-11-28' 后面还跟着数字）是错的。")
 def _em_before_eos_only(predicted, target):
     predicted, target = np.asarray(predicted), np.asarray(target)
     ok = []
@@ -117,22 +119,9 @@ def _em_before_eos_only(predicted, target):
 
 
 register(Exercise(
-    id="06.2",
-    title="exact match up to <eos>", title_zh="截至 <eos> 的完全匹配",
-    reference=exact_match_ids,
-    cases=_em_cases,
-    mistakes=[
-        Mistake("return one bool per sequence (shape (batch,)), not one per token: a sequence is right "
-                "only if all its tokens are.", _em_token_accuracy,
-                hint_zh="每个序列返回一个布尔值（形状 (batch,)），而不是每个词元一个：只有所有词元都对，序列才算对。"),
-        Mistake("what comes after the target's <eos> is not part of the answer: ignore those positions "
-                "(a model may write anything after it stops).", _em_whole_row,
-                hint_zh="目标中 <eos> 之后的内容不属于答案：忽略这些位置（模型停下之后写什么都可以）。"),
-        Mistake("the <eos> itself must match too: a prediction that does not stop where the target stops "
-                "('2026-11-28' followed by more digits) is wrong.", _em_before_eos_only,
-                hint_zh="<eos> 本身也必须匹配：没有在目标停止处停下的预测（'2026-11-28' 后面还跟着数字）是错的。"),
-    ],
-))
+    id="06.2", title="exact match up to <eos>", title_zh="截至 <eos> 的完全匹配",
+    reference=exact_match_ids, cases=_em_cases,
+    mistakes=[_em_token_accuracy, _em_whole_row, _em_before_eos_only]))
 
 # ---------------------------------------------------------------- 06.3 the supporting-fact metric
 
@@ -172,43 +161,36 @@ def _sum_not_max():
     return w
 
 
+@mistake("add up the weights of ALL tokens of a sentence; the sentence holding "
+         "the single largest weight is not always the one with the most mass.",
+         zh="要把一个句子中“所有”词元的权重加起来；含有单个最大权重的句子，不一定是总权重最大的句子。")
 def _att_max_token(weights, sent_ids):
     w = np.asarray(weights).sum(axis=0)
     w = np.where(np.asarray(sent_ids) >= 0, w, -np.inf)
     return int(np.asarray(sent_ids)[np.argmax(w)])
 
 
+@mistake("sum over every head (axis 0), not just head 0: heads attend to different places.",
+         zh="要对所有头求和（axis 0），而不只是第 0 个头：不同的头关注不同的位置。")
 def _att_first_head(weights, sent_ids):
     return attended_sentence(np.asarray(weights)[0], sent_ids)
 
 
+@mistake("sum the weights of a sentence, do not average them: the mean favours short sentences.",
+         zh="对句子的权重求和，不要求平均：平均值会偏向短句子。")
 def _att_mean_per_sentence(weights, sent_ids):
     w, s = np.asarray(weights).sum(axis=0), np.asarray(sent_ids)
     return int(np.argmax([w[s == k].mean() for k in range(s.max() + 1)]))
 
 
+@mistake("tokens with sentence id -1 (the question, padding) belong to no sentence: leave them out.",
+         zh="句子编号为 -1 的词元（问题、填充）不属于任何句子：把它们排除在外。")
 def _att_counts_question(weights, sent_ids):
     w, s = np.asarray(weights).sum(axis=0), np.asarray(sent_ids)
     return int(np.argmax(np.bincount(s + 1, weights=w))) - 1
 
 
 register(Exercise(
-    id="06.3",
-    title="which sentence gets the attention?", title_zh="哪个句子得到了注意力？",
-    reference=attended_sentence,
-    cases=_att_cases,
-    mistakes=[
-        Mistake("add up the weights of ALL tokens of a sentence; the sentence holding the single largest "
-                "weight is not always the one with the most mass.", _att_max_token,
-                hint_zh="要把一个句子中“所有”词元的权重加起来；含有单个最大权重的句子，不一定是总权重最大的句子。"),
-        Mistake("sum over every head (axis 0), not just head 0: heads attend to different places.",
-                _att_first_head,
-                hint_zh="要对所有头求和（axis 0），而不只是第 0 个头：不同的头关注不同的位置。"),
-        Mistake("sum the weights of a sentence, do not average them: the mean favours short sentences.",
-                _att_mean_per_sentence,
-                hint_zh="对句子的权重求和，不要求平均：平均值会偏向短句子。"),
-        Mistake("tokens with sentence id -1 (the question, padding) belong to no sentence: leave them out.",
-                _att_counts_question,
-                hint_zh="句子编号为 -1 的词元（问题、填充）不属于任何句子：把它们排除在外。"),
-    ],
-))
+    id="06.3", title="which sentence gets the attention?", title_zh="哪个句子得到了注意力？",
+    reference=attended_sentence, cases=_att_cases,
+    mistakes=[_att_max_token, _att_first_head, _att_mean_per_sentence, _att_counts_question]))

@@ -14,7 +14,7 @@ from utils.efficient.kv_cache_numpy import (
     init_decoder_params,
 )
 from utils.efficient.positions_numpy import apply_rope, apply_rope_half
-from utils.exercises.core import Case, Exercise, Mistake, register
+from utils.exercises.core import Case, Exercise, mistake, register, wrong_values
 
 # ---------------------------------------------------------------- 08b.1 greedy generation with the KV cache
 
@@ -51,14 +51,23 @@ def _greedy_variant(params, prompt, n_new, cfg, position=-1, prefill=True):
     return tokens, cache
 
 
+@mistake("the next token comes from the logits of the LAST position, logits[:, -1]: position t predicts token t + 1.",
+         zh="下一个词元来自最后一个位置的 logits，即 logits[:, -1]：位置 t 预测的是第 t + 1 个词元。")
 def _generate_first_position(params, prompt, n_new, cfg):
     return _greedy_variant(params, prompt, n_new, cfg, position=0)
 
 
+@mistake("feed the whole prompt to decode_step first (the prefill): every "
+         "prompt position must be in the cache before the first new token.",
+         zh="先把整个提示一次送进 decode_step（预填充）：生成第一个新词元之前，缓存里必须有提示的每个位置。")
 def _generate_no_prefill(params, prompt, n_new, cfg):
     return _greedy_variant(params, prompt, n_new, cfg, prefill=False)
 
 
+@mistake("the tokens are right but the cache is empty: generate with decode_step, "
+         "which stores each token's keys and values, instead of recomputing the prefix.",
+         zh="词元是对的，但缓存是空的：请用 decode_step 生成（它会存下每个词元的键和值），"
+            "而不是每一步重新计算整个前缀。")
 def _generate_without_cache(params, prompt, n_new, cfg):
     return generate_greedy(params, prompt, n_new, cfg, use_cache=False), KVCache(cfg.n_layers)
 
@@ -66,19 +75,7 @@ def _generate_without_cache(params, prompt, n_new, cfg):
 register(Exercise(
     id="08b.1", title="greedy generation with the KV cache", title_zh="用 KV 缓存做贪心生成",
     reference=_generate, cases=_generate_cases, compare=_same_generation, results=("tokens", "cache"),
-    mistakes=[
-        Mistake("the next token comes from the logits of the LAST position, logits[:, -1]: position t predicts "
-                "token t + 1.", _generate_first_position,
-                hint_zh="下一个词元来自最后一个位置的 logits，即 logits[:, -1]：位置 t 预测的是第 t + 1 个词元。"),
-        Mistake("feed the whole prompt to decode_step first (the prefill): every prompt position must be in the "
-                "cache before the first new token.", _generate_no_prefill,
-                hint_zh="先把整个提示一次送进 decode_step（预填充）：生成第一个新词元之前，缓存里必须有提示的每个位置。"),
-        Mistake("the tokens are right but the cache is empty: generate with decode_step, which stores each "
-                "token's keys and values, instead of recomputing the prefix.", _generate_without_cache,
-                hint_zh="词元是对的，但缓存是空的：请用 decode_step 生成（它会存下每个词元的键和值），"
-                        "而不是每一步重新计算整个前缀。"),
-    ],
-))
+    mistakes=[_generate_first_position, _generate_no_prefill, _generate_without_cache]))
 
 # ---------------------------------------------------------------- 08b.2 from MHA to GQA by mean-pooling heads
 
@@ -97,18 +94,26 @@ def _pool_cases() -> list[Case]:
             Case("MQA, h=6, g=1", (rng.normal(size=(5, 18)), 6, 1))]
 
 
+@mistake("consecutive query heads form a group (heads 0-3 -> kv head 0 when h=8, g=2), not "
+         "every g-th head: reshape the columns as (g, h/g, d_head), not (h/g, g, d_head).",
+         zh="一组是相邻的查询头（h=8、g=2 时，头 0-3 对应键值头 0），"
+            "不是每隔 g 个取一个：把列重排成 (g, h/g, d_head)，而不是 (h/g, g, d_head)。")
 def _pool_round_robin(W, n_heads, n_kv_heads):
     d_model, width = W.shape
     d_head, group = width // n_heads, n_heads // n_kv_heads
     return W.reshape(d_model, group, n_kv_heads, d_head).mean(axis=1).reshape(d_model, n_kv_heads * d_head)
 
 
+@mistake("average the h/g heads of each group; keeping only the first head throws the others away.",
+         zh="对每组的 h/g 个头取平均；只保留第一个头会丢掉其他头。")
 def _pool_first_head(W, n_heads, n_kv_heads):
     d_model, width = W.shape
     d_head, group = width // n_heads, n_heads // n_kv_heads
     return W.reshape(d_model, n_kv_heads, group, d_head)[:, :, 0].reshape(d_model, n_kv_heads * d_head)
 
 
+@mistake("take the mean, not the sum: a sum makes the keys h/g times larger.",
+         zh="要取平均而不是求和：求和会让键放大 h/g 倍。")
 def _pool_sum(W, n_heads, n_kv_heads):
     return _mean_pool_kv(W, n_heads, n_kv_heads) * (n_heads // n_kv_heads)
 
@@ -116,24 +121,18 @@ def _pool_sum(W, n_heads, n_kv_heads):
 register(Exercise(
     id="08b.2", title="from multi-head to grouped-query attention", title_zh="从多头注意力到分组查询注意力",
     reference=_mean_pool_kv, cases=_pool_cases,
-    mistakes=[
-        Mistake("consecutive query heads form a group (heads 0-3 -> kv head 0 when h=8, g=2), not every g-th "
-                "head: reshape the columns as (g, h/g, d_head), not (h/g, g, d_head).", _pool_round_robin,
-                hint_zh="一组是相邻的查询头（h=8、g=2 时，头 0-3 对应键值头 0），不是每隔 g 个取一个："
-                        "把列重排成 (g, h/g, d_head)，而不是 (h/g, g, d_head)。"),
-        Mistake("average the h/g heads of each group; keeping only the first head throws the others away.",
-                _pool_first_head, hint_zh="对每组的 h/g 个头取平均；只保留第一个头会丢掉其他头。"),
-        Mistake("take the mean, not the sum: a sum makes the keys h/g times larger.", _pool_sum,
-                hint_zh="要取平均而不是求和：求和会让键放大 h/g 倍。"),
-    ],
-))
+    mistakes=[_pool_round_robin, _pool_first_head, _pool_sum]))
 
 # ---------------------------------------------------------------- 08b.3 RoPE with position interpolation
 
 
+def _interpolated_positions(n, train_len):
+    """Positions 0 .. n-1, squeezed into the training length when the sequence is longer."""
+    return np.arange(n) * min(1.0, train_len / n)
+
+
 def _rope_interpolated(x, train_len):
-    n = x.shape[0]
-    return apply_rope(x, np.arange(n) * min(1.0, train_len / n))
+    return apply_rope(x, _interpolated_positions(x.shape[0], train_len))
 
 
 def _rope_cases() -> list[Case]:
@@ -144,35 +143,31 @@ def _rope_cases() -> list[Case]:
             Case("n = train_len = 3", (rng.normal(size=(3, 2)), 3))]
 
 
+@mistake("only squeeze when n > train_len: a sequence that fits the training length keeps its positions 0 .. n-1.",
+         zh="只有 n > train_len 时才压缩：长度不超过训练长度的序列保持位置 0 .. n-1。")
 def _rope_always_scaled(x, train_len):
     return apply_rope(x, np.arange(x.shape[0]) * train_len / x.shape[0])
 
 
+@mistake("multiply the positions by train_len / n (< 1), which "
+         "squeezes them; n / train_len stretches them further out.",
+         zh="位置要乘以 train_len / n（小于 1），这样才是压缩；乘以 n / train_len 会把位置拉得更远。")
 def _rope_inverted(x, train_len):
     n = x.shape[0]
     return apply_rope(x, np.arange(n) * max(1.0, n / train_len))
 
 
+@mistake("this exercise uses the interleaved layout, pairs (2i, 2i+1) "
+         "as in `apply_rope`, not the half-split pairs (i, i + d/2).",
+         zh="本练习使用交错布局，即 `apply_rope` 的 (2i, 2i+1) 成对方式，而不是 (i, i + d/2) 的前后半分方式。")
 def _rope_half_layout(x, train_len):
-    n = x.shape[0]
-    return apply_rope_half(x, np.arange(n) * min(1.0, train_len / n))
+    return apply_rope_half(x, _interpolated_positions(x.shape[0], train_len))
 
 
 register(Exercise(
     id="08b.3", title="RoPE with position interpolation", title_zh="带位置插值的 RoPE",
     reference=_rope_interpolated, cases=_rope_cases,
-    mistakes=[
-        Mistake("only squeeze when n > train_len: a sequence that fits the training length keeps its positions "
-                "0 .. n-1.", _rope_always_scaled,
-                hint_zh="只有 n > train_len 时才压缩：长度不超过训练长度的序列保持位置 0 .. n-1。"),
-        Mistake("multiply the positions by train_len / n (< 1), which squeezes them; n / train_len stretches "
-                "them further out.", _rope_inverted,
-                hint_zh="位置要乘以 train_len / n（小于 1），这样才是压缩；乘以 n / train_len 会把位置拉得更远。"),
-        Mistake("this exercise uses the interleaved layout, pairs (2i, 2i+1) as in `apply_rope`, not the "
-                "half-split pairs (i, i + d/2).", _rope_half_layout,
-                hint_zh="本练习使用交错布局，即 `apply_rope` 的 (2i, 2i+1) 成对方式，而不是 (i, i + d/2) 的前后半分方式。"),
-    ],
-))
+    mistakes=[_rope_always_scaled, _rope_inverted, _rope_half_layout]))
 
 # ---------------------------------------------------------------- 08b.4 KV-cache size of Mistral 7B
 
@@ -181,15 +176,12 @@ MISTRAL_CACHE_BYTES = 2 * 32 * 1 * 4096 * 8 * 128 * 2
 register(Exercise(
     id="08b.4", title="the KV cache of Mistral 7B at 4096 tokens", title_zh="Mistral 7B 在 4096 个词元时的 KV 缓存",
     reference=MISTRAL_CACHE_BYTES, kind="value", rtol=0.0, atol=0.0,
-    mistakes=[
-        Mistake("the cache holds keys AND values: multiply by 2.", MISTRAL_CACHE_BYTES // 2,
-                hint_zh="缓存里既有键也有值：要乘以 2。"),
-        Mistake("count the 8 key/value heads, not the 32 query heads: that is what GQA saves.",
-                MISTRAL_CACHE_BYTES * 4, hint_zh="要数 8 个键值头，而不是 32 个查询头：这正是 GQA 省下的部分。"),
-        Mistake("float16 takes 2 bytes per value, not 4.", MISTRAL_CACHE_BYTES * 2,
-                hint_zh="float16 每个值占 2 个字节，不是 4 个。"),
-    ],
-))
+    mistakes=wrong_values({
+        MISTRAL_CACHE_BYTES // 2: ("the cache holds keys AND values: multiply by 2.", "缓存里既有键也有值：要乘以 2。"),
+        MISTRAL_CACHE_BYTES * 4: ("count the 8 key/value heads, not the 32 query heads: that is what GQA saves.",
+                                  "要数 8 个键值头，而不是 32 个查询头：这正是 GQA 省下的部分。"),
+        MISTRAL_CACHE_BYTES * 2: ("float16 takes 2 bytes per value, not 4.", "float16 每个值占 2 个字节，不是 4 个。"),
+    })))
 
 # ---------------------------------------------------------------- 08b.5 causal linear attention with a decay
 
@@ -212,35 +204,31 @@ def _decay_cases() -> list[Case]:
             case("γ=1: no forgetting", 8, 8, 1.0), case("γ=0: only the current token", 3, 4, 0.0)]
 
 
+@mistake("decay the OLD state, then add the current token at full weight: S_t = γ·S_{t-1} + φ(k_t) v_tᵀ.",
+         zh="先衰减旧状态，再以完整权重加上当前词元：S_t = γ·S_{t-1} + φ(k_t) v_tᵀ。")
 def _decay_after_adding(phi_q, phi_k, v, state, z, gamma):
     state = gamma * (state + np.outer(phi_k, v))
     z = gamma * (z + phi_k)
     return phi_q @ state / (phi_q @ z), state, z
 
 
+@mistake("decay z as well: the normaliser must add up the same weights γ^(t-j) as "
+         "the state, or the output is no longer a weighted average of the values.",
+         zh="z 也要衰减：归一化项必须累加与状态相同的权重 γ^(t-j)，否则输出就不再是值的加权平均。")
 def _decay_state_only(phi_q, phi_k, v, state, z, gamma):
     state = gamma * state + np.outer(phi_k, v)
     z = z + phi_k
     return phi_q @ state / (phi_q @ z), state, z
 
 
+@mistake("update the state before reading it: token t attends to itself.",
+         zh="先更新状态再读取：第 t 个词元也要关注它自己。")
 def _decay_read_before_update(phi_q, phi_k, v, state, z, gamma):
     out = phi_q @ state / (phi_q @ z)
     return out, gamma * state + np.outer(phi_k, v), gamma * z + phi_k
 
 
 register(Exercise(
-    id="08b.5", title="one step of causal linear attention with a decay",
-    title_zh="带衰减的因果线性注意力的一步", reference=_decayed_step, cases=_decay_cases,
-    results=("out", "state", "z"),
-    mistakes=[
-        Mistake("decay the OLD state, then add the current token at full weight: S_t = γ·S_{t-1} + φ(k_t) v_tᵀ.",
-                _decay_after_adding,
-                hint_zh="先衰减旧状态，再以完整权重加上当前词元：S_t = γ·S_{t-1} + φ(k_t) v_tᵀ。"),
-        Mistake("decay z as well: the normaliser must add up the same weights γ^(t-j) as the state, or the "
-                "output is no longer a weighted average of the values.", _decay_state_only,
-                hint_zh="z 也要衰减：归一化项必须累加与状态相同的权重 γ^(t-j)，否则输出就不再是值的加权平均。"),
-        Mistake("update the state before reading it: token t attends to itself.", _decay_read_before_update,
-                hint_zh="先更新状态再读取：第 t 个词元也要关注它自己。"),
-    ],
-))
+    id="08b.5", title="one step of causal linear attention with a decay", title_zh="带衰减的因果线性注意力的一步",
+    reference=_decayed_step, cases=_decay_cases, results=("out", "state", "z"),
+    mistakes=[_decay_after_adding, _decay_state_only, _decay_read_before_update]))

@@ -6,6 +6,17 @@ An exercise is registered once, in `utils/exercises/chNN.py`, with
 - known mistakes: wrong implementations paired with a hint. The checker prints a hint only when the
   learner's output matches that mistake on every case where the mistake differs from the reference,
 - optionally, the rules the task states: helpers it forbids, loops it requires or forbids.
+
+How a chapter module writes them:
+- a function exercise's known wrong answer is a module-level function with its hint right above it,
+  `@mistake("the hint", zh="提示")`, and the registration lists the functions:
+  `register(Exercise(id="02.1", ..., mistakes=[_kernel_no_two, _kernel_abs]))`. `Exercise` turns each
+  one into a `Mistake(hint, function, hint_zh)`, in the order given; a `Mistake(...)` is kept as it is,
+  and a function without `@mistake` is a TypeError;
+- a value exercise maps each known wrong value to its two hints, the values computed in Python as the
+  question states them: `mistakes=wrong_values({mha_param_count(512, 8): ("the hint", "提示")})`;
+- chapter 09's quiz, all literal answers and prose, is data: `ch09.toml`, read by `ch09.py`.
+The checker's own messages, in both languages, are data too: `messages.toml`, read by `messages.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -41,6 +52,41 @@ class Mistake:
     hint_zh: str | None = None  # the hint in Chinese, shown by the Chinese edition
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def mistake(hint: str, zh: str | None = None) -> Callable[[F], F]:
+    """Mark a function as a known wrong answer, with the hint printed when a learner's output matches it.
+
+    `zh` is the hint in Chinese. The function is returned unchanged (it stays callable); the hints ride
+    on it as `.hint` and `.hint_zh`, and `Exercise(mistakes=[...])` makes a `Mistake` of it.
+    """
+
+    def attach(answer: F) -> F:
+        answer.hint, answer.hint_zh = hint, zh  # type: ignore[attr-defined]
+        return answer
+
+    return attach
+
+
+def wrong_values(hints: dict[Any, tuple[str, str]]) -> list[Mistake]:
+    """The known mistakes of a value exercise: {wrong value: (hint, hint in Chinese)}, in that order.
+
+    Each wrong value is a key, so it is listed once (a dict keeps only the last of two equal keys).
+    """
+    return [Mistake(hint, value, hint_zh) for value, (hint, hint_zh) in hints.items()]
+
+
+def _as_mistake(exercise_id: str, item: Any) -> Mistake:
+    if isinstance(item, Mistake):
+        return item
+    if callable(item) and isinstance(getattr(item, "hint", None), str):
+        return Mistake(item.hint, item, getattr(item, "hint_zh", None))
+    name = f"{getattr(item, '__module__', '?')}.{getattr(item, '__qualname__', repr(item))}"
+    raise TypeError(f"exercise {exercise_id}: the mistake {name} has no hint: decorate it with "
+                    f"@mistake(\"hint\", zh=\"...\"), or pass Mistake(hint, answer, hint_zh=...)")
+
+
 @dataclass
 class Exercise:
     """A registered exercise: the reference answer, its cases and its known mistakes."""
@@ -49,7 +95,7 @@ class Exercise:
     title: str
     reference: Any  # function, or the expected value for kind="value"
     cases: Callable[[], list[Case]] | None = None
-    mistakes: list[Mistake] = field(default_factory=list)
+    mistakes: list[Mistake] = field(default_factory=list)  # Mistake objects, or functions marked @mistake
     kind: str = "function"  # "function" or "value"
     rtol: float = 1e-5
     atol: float = 1e-6
@@ -59,6 +105,9 @@ class Exercise:
     forbidden: tuple[str, ...] = ()  # "package.module.name" of helpers the task says not to call
     loops: str | None = None  # "required" or "forbidden", when the task says so
     results: tuple[str, ...] = ()  # the names of the returned tuple's items, used in messages
+
+    def __post_init__(self) -> None:
+        self.mistakes = [_as_mistake(self.id, item) for item in self.mistakes]
 
 
 REGISTRY: dict[str, Exercise] = {}
