@@ -24,19 +24,15 @@ def _split_cases() -> list[Case]:
     ]
 
 
-@mistake("a reshape alone mixes sequence positions into the heads: reshape "
-         "to (batch, seq, heads, d_head), then transpose seq and heads.",
-         zh="只做 reshape 会把序列位置混进各个头："
-            "先 reshape 成 (batch, seq, heads, d_head)，再交换 seq 和 heads 两个轴。")
+@mistake("a reshape alone mixes sequence positions into the heads: reshape to (batch, seq, heads, d_head), then transpose seq and heads.",
+         zh="只做 reshape 会把序列位置混进各个头：先 reshape 成 (batch, seq, heads, d_head)，再交换 seq 和 heads 两个轴。")
 def _split_reshape_only(x, n_heads):
     b, s, d = x.shape
     return x.reshape(b, n_heads, s, d // n_heads)
 
 
-@mistake("head h owns the contiguous columns h*d_head:(h+1)*d_head: reshape "
-         "to (batch, seq, heads, d_head), not (batch, seq, d_head, heads).",
-         zh="第 h 个头拥有连续的列 h*d_head:(h+1)*d_head："
-            "要 reshape 成 (batch, seq, heads, d_head)，而不是 (batch, seq, d_head, heads)。")
+@mistake("head h owns the contiguous columns h*d_head:(h+1)*d_head: reshape to (batch, seq, heads, d_head), not (batch, seq, d_head, heads).",
+         zh="第 h 个头拥有连续的列 h*d_head:(h+1)*d_head：要 reshape 成 (batch, seq, heads, d_head)，而不是 (batch, seq, d_head, heads)。")
 def _split_interleaved(x, n_heads):
     b, s, d = x.shape
     return x.reshape(b, s, d // n_heads, n_heads).transpose(0, 3, 1, 2)
