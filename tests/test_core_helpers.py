@@ -1,6 +1,7 @@
-"""set_seed, framework conversion, the comparison table, the heatmap, expect_error, environment check."""
+"""set_seed, framework conversion, the comparison table, the heatmap, expect_error, environment check, configs."""
 
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,10 @@ from utils.core.display import expect_error  # noqa: E402
 from utils.core.environment import PackageStatus, read_pins  # noqa: E402
 from utils.core.frameworks import from_numpy, import_tensorflow, to_numpy  # noqa: E402
 from utils.core.plotting import plot_attention  # noqa: E402
+from utils.efficient.kv_cache_numpy import DecoderConfig  # noqa: E402
+from utils.efficient.length_extrapolation_torch import TaskConfig  # noqa: E402
+from utils.models.gpt_numpy import GPTConfig  # noqa: E402
+from utils.models.transformer_numpy import TransformerConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,3 +122,23 @@ def test_unpinned_requirement_is_refused(tmp_path):
     req.write_text("numpy>=2\n")
     with pytest.raises(ValueError, match="must pin with =="):
         read_pins(req)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: DecoderConfig(n_layers=0), "DecoderConfig: n_layers must be a positive int, got 0"),
+    (lambda: DecoderConfig(d_model=30), "DecoderConfig: d_model must be divisible by n_heads"),
+    (lambda: DecoderConfig(n_kv_heads=3), "DecoderConfig: n_kv_heads must divide n_heads"),
+    (lambda: GPTConfig(vocab=0), "GPTConfig: vocab must be a positive int, got 0"),
+    (lambda: GPTConfig(vocab=10, context=True), "GPTConfig: context must be a positive int, got True"),
+    (lambda: TransformerConfig(13, 13, n_dec_layers=-1), "TransformerConfig: n_dec_layers must be a non-negative int"),
+    (lambda: TaskConfig(d_model=30), "TaskConfig: d_model must be divisible by n_heads"),
+    (lambda: TaskConfig(n_markers=16), "TaskConfig: n_markers must be < vocab"),
+])
+def test_every_model_config_rejects_bad_sizes_by_name(make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()
+
+
+def test_layer_counts_and_the_padding_id_may_be_zero():
+    cfg = TransformerConfig(13, 13, n_enc_layers=0, pad_id=0)
+    assert (cfg.n_enc_layers, cfg.pad_id) == (0, 0)

@@ -6,7 +6,9 @@ so a learner never meets a cryptic broadcasting error from deep inside a framewo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,3 +64,26 @@ def check_positive(**values: int) -> None:
     for name, val in values.items():
         if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < 1:
             raise ValueError(f"{name} must be a positive int, got {val!r}")
+
+
+def check_config(config: Any, may_be_zero: tuple[str, ...] = ()) -> None:
+    """Validate a model's config dataclass; raise ValueError naming the config and the field.
+
+    Every int field must be a positive int (or a non-negative one if it is named in `may_be_zero`,
+    such as a layer count or a padding id), d_model must split evenly into n_heads, and n_heads into
+    n_kv_heads, where the config has those fields. The course's four model configs call it from
+    `__post_init__`, so a bad size fails when the config is made, not deep inside a forward pass.
+    """
+    name = type(config).__name__
+    sizes = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.type in ("int", int)}
+    for field, val in sizes.items():
+        lowest = 0 if field in may_be_zero else 1
+        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < lowest:
+            kind = "a non-negative int" if lowest == 0 else "a positive int"
+            raise ValueError(f"{name}: {field} must be {kind}, got {val!r}")
+    if "d_model" in sizes and "n_heads" in sizes and sizes["d_model"] % sizes["n_heads"]:
+        raise ValueError(f"{name}: d_model must be divisible by n_heads, got d_model={sizes['d_model']}, "
+                         f"n_heads={sizes['n_heads']}")
+    if "n_kv_heads" in sizes and sizes["n_heads"] % sizes["n_kv_heads"]:
+        raise ValueError(f"{name}: n_kv_heads must divide n_heads, got n_heads={sizes['n_heads']}, "
+                         f"n_kv_heads={sizes['n_kv_heads']}")

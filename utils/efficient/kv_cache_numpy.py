@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from utils.core.attention_numpy import causal_mask
+from utils.core.validation import check_config
 from utils.efficient.gqa_numpy import group_size, grouped_query_attention, init_gqa_params
 from utils.layers.layer_norm_numpy import layer_norm
 from utils.layers.multihead_numpy import merge_heads, split_heads
@@ -34,6 +35,9 @@ class DecoderConfig:
     n_layers: int = 2
     d_ff: int = 64
     max_len: int = 128
+
+    def __post_init__(self) -> None:
+        check_config(self)
 
     @property
     def d_head(self) -> int:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from utils.core.validation import check_config
 from utils.efficient import positions_torch
 
 SCHEMES = ("none", "learned", "sinusoidal", "rope", "alibi")
@@ -30,6 +31,12 @@ class TaskConfig:
     d_model: int = 32
     n_heads: int = 4
     max_len: int = 1024  # rows of the learned table; rows beyond the training length stay untrained
+
+    def __post_init__(self) -> None:
+        check_config(self)
+        if self.n_markers >= self.vocab:
+            raise ValueError(f"TaskConfig: n_markers must be < vocab (the other tokens are noise), got "
+                             f"n_markers={self.n_markers}, vocab={self.vocab}")
 
 
 def make_batch(batch: int, n: int, cfg: TaskConfig, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from utils.core.validation import check_config
 from utils.efficient.positions_numpy import sinusoidal_positions
 from utils.layers.layer_norm_numpy import layer_norm
-from utils.layers.multihead_numpy import check_heads, init_mha_params, multi_head_attention
+from utils.layers.multihead_numpy import init_mha_params, multi_head_attention
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,7 @@ class TransformerConfig:
     ln_eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        for name in ("src_vocab", "tgt_vocab", "d_model", "n_heads", "d_ff", "max_len"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}")
-        for name in ("n_enc_layers", "n_dec_layers"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be a non-negative int, got {getattr(self, name)!r}")
-        check_heads(self.d_model, self.n_heads)
+        check_config(self, may_be_zero=("n_enc_layers", "n_dec_layers", "pad_id"))
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
