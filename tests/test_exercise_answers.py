@@ -107,13 +107,6 @@ def _prev(w, lengths, pick=lambda w, i: w[..., i, i - 1], agg="mean"):
     return np.mean(vals, axis=0) if agg == "mean" else np.max(vals, axis=0)
 
 
-def _update(m, l, s, guard=True, keep_old_max=False):
-    m_new = np.maximum(m, s.max(-1))
-    shift = np.where(np.isfinite(m_new), m_new, 0.0) if guard else m_new
-    old = np.where(np.isfinite(m), m, 0.0) if keep_old_max else shift
-    return m_new, l * np.exp(np.where(np.isfinite(m), m - shift, 0.0)) + np.exp(s - old[:, None]).sum(-1)
-
-
 WRONG = {
     "00.1": [
         ("shift by the row mean", lambda x: _shifted_softmax(x, x.mean(-1, keepdims=True)), None),
@@ -360,20 +353,6 @@ WRONG.update({
         ("m not updated", lambda m, l, acc, s, v: (m, *_flash(m, l, acc, s, v)[1:]), None),
         ("a list of two", lambda *a: list(_flash(*a)[1:]), None),
     ],
-    "08b.1": [
-        ("softmax over the queries", lambda q, kn, vn, kc, vc: (lambda k, v: (_sdpa(q, k, v, axis=-2), k, v))(
-            np.concatenate([kc, kn], -2), np.concatenate([vc, vn], -2)), None),
-        ("the old cache returned", lambda q, kn, vn, kc, vc: (_sdpa(q, np.concatenate([kc, kn], -2),
-                                                                     np.concatenate([vc, vn], -2)), kc, vc), None),
-        ("attends to the new token only", lambda q, kn, vn, kc, vc: (_sdpa(q, kn, vn), np.concatenate([kc, kn], -2),
-                                                                     np.concatenate([vc, vn], -2)), None),
-        ("concatenated on the feature axis", lambda q, kn, vn, kc, vc: (
-            _sdpa(q, np.concatenate([kc, kn], -2), np.concatenate([vc, vn], -2)), np.concatenate([kc, kn], -1),
-            np.concatenate([vc, vn], -1)), None),
-        ("scaled by sqrt(d_v)", lambda q, kn, vn, kc, vc: (lambda k, v: (
-            _sm(q @ np.swapaxes(k, -1, -2) / np.sqrt(v.shape[-1])) @ v, k, v))(
-            np.concatenate([kc, kn], -2), np.concatenate([vc, vn], -2)), None),
-    ],
     "08b.2": [
         ("floats", lambda h, g: np.arange(h) // (h / g), None),
         ("length g", lambda h, g: np.arange(g), None),
@@ -407,18 +386,6 @@ def _rope_in_place(x, positions):
     return x
 
 
-def _update_variants():
-    return [
-        ("no guard for masked rows", lambda m, l, s: _update(m, l, s, guard=False), None),
-        ("exp against the old max", lambda m, l, s: _update(m, l, s, keep_old_max=True), None),
-        ("m not updated", lambda m, l, s: (m, _update(m, l, s)[1]), None),
-        ("l replaced by the block's sum", lambda m, l, s: (_update(m, l, s)[0],
-                                                          _update(m, np.zeros_like(l), s)[1]), None),
-        ("a stacked array", lambda m, l, s: np.stack(_update(m, l, s)), None),
-    ]
-
-
-WRONG["08a.2"] = _update_variants()
 
 
 def _value_wrongs(ref):
@@ -462,8 +429,8 @@ WRITTEN_FOR = {
     "07.3": "causal mask when the queries are the last n_q of n_k positions",
     "07b.1": "which layer does a weight belong to?", "07b.2": "the key padding mask of a batch",
     "07b.3": "score every head for attending to the previous token", "08a.1": "count the FLOPs of one attention head",
-    "08a.2": "the online-softmax update of (m, l)", "08a.3": "one FlashAttention-2 block step",
-    "08b.1": "a KV-cache decode step", "08b.2": "grouped-query head mapping", "08b.3": "a RoPE rotation",
+    "08a.3": "one FlashAttention-2 block step",
+    "08b.2": "grouped-query head mapping", "08b.3": "a RoPE rotation",
     "08b.5": "one step of causal linear attention",
 }
 
