@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from utils.core.attention_numpy import causal_mask
+from utils.core.validation import check_config
 from utils.efficient.gqa_numpy import (
-    group_size,
     grouped_query_attention,
     init_gqa_params,
     repeat_kv,
@@ -47,8 +47,8 @@ class GPTConfig:
     rope: bool = True
 
     def __post_init__(self) -> None:
-        group_size(self.n_heads, self.n_kv_heads)
-        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+        check_config(self)  # positive sizes, n_heads divides d_model, n_kv_heads divides n_heads
+        if (self.d_model // self.n_heads) % 2:
             raise ValueError(f"d_model / n_heads must be an even int (RoPE rotates pairs), got "
                              f"d_model={self.d_model}, n_heads={self.n_heads}")
 
