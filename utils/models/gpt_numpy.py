@@ -14,6 +14,7 @@ Parameters are a dict of float32 arrays that the PyTorch and Keras twins load un
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -164,6 +165,31 @@ def param_count(params: dict) -> int:
     if isinstance(params, list):
         return sum(param_count(v) for v in params)
     return int(np.asarray(params).size)
+
+
+def weight_paths(model: Any, params: dict, scale: str, shift: str) -> list[tuple[Any, tuple]]:
+    """(parameter of a Keras or PyTorch GPT, key path into the NumPy dict `params`) for every weight.
+
+    The two frameworks' GPTs use the same attribute names except for a LayerNorm's scale and shift
+    (Keras: "gamma", "beta"; PyTorch: "weight", "bias"). A path such as ("layers", 0, "attn", "W_q")
+    is read with `at_path`.
+    """
+    def norm(layer: Any, where: tuple, name: str) -> list[tuple[Any, tuple]]:  # a LayerNorm's two weights
+        return [(getattr(layer, scale), (*where, f"{name}_g")), (getattr(layer, shift), (*where, f"{name}_b"))]
+
+    pairs = [(model.tok_emb, ("tok_emb",)), *norm(model.ln_f, (), "ln_f")]
+    for i, (blk, p) in enumerate(zip(model.blocks, params["layers"], strict=True)):
+        pairs += [*norm(blk.ln1, ("layers", i), "ln1"), *norm(blk.ln2, ("layers", i), "ln2")]
+        pairs += [(getattr(blk, key), ("layers", i, key)) for key in ("W1", "b1", "W2", "b2")]
+        pairs += [(getattr(blk.attn, key), ("layers", i, "attn", key)) for key in p["attn"]]
+    return pairs
+
+
+def at_path(params: dict, path: tuple) -> Any:
+    """The entry of a nested parameter dict at a key path, e.g. ("layers", 0, "W1")."""
+    for key in path:
+        params = params[key]
+    return params
 
 
 def attention_maps(params: dict, tokens: np.ndarray, cfg: GPTConfig) -> list[np.ndarray]:

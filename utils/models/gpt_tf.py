@@ -18,7 +18,14 @@ from utils.efficient.kv_cache_tf import KVCache
 from utils.efficient.positions_tf import apply_rope
 from utils.efficient.tiled_tf import flash_attention
 from utils.layers.multihead_tf import merge_heads, split_heads
-from utils.models.gpt_numpy import GPTConfig, check_tokens, sample_windows, window_mask
+from utils.models.gpt_numpy import (
+    GPTConfig,
+    at_path,
+    check_tokens,
+    sample_windows,
+    weight_paths,
+    window_mask,
+)
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, so Keras uses its backend quietly)
@@ -109,22 +116,13 @@ class GPT(keras.Model):
 # ---------------------------------------------------------------- weights: NumPy -> Keras
 
 
-def _pairs(model: GPT, params: dict) -> list[tuple[Any, np.ndarray]]:
-    """(variable of the model, array of the NumPy parameter dict) for every parameter."""
-    pairs = [(model.tok_emb, params["tok_emb"]), (model.ln_f.gamma, params["ln_f_g"]), (model.ln_f.beta, params["ln_f_b"])]
-    for blk, p in zip(model.blocks, params["layers"], strict=True):
-        pairs += [(blk.ln1.gamma, p["ln1_g"]), (blk.ln1.beta, p["ln1_b"]), (blk.ln2.gamma, p["ln2_g"]),
-                  (blk.ln2.beta, p["ln2_b"]), (blk.W1, p["W1"]), (blk.b1, p["b1"]), (blk.W2, p["W2"]), (blk.b2, p["b2"])]
-        pairs += [(getattr(blk.attn, name), p["attn"][name]) for name in p["attn"]]
-    return pairs
-
-
 def gpt_from_numpy(params: dict, cfg: GPTConfig) -> GPT:
     """A Keras GPT holding copies of the NumPy parameters (float32)."""
     model = GPT(cfg)
-    for var, array in _pairs(model, params):
+    for var, path in weight_paths(model, params, "gamma", "beta"):
+        array = at_path(params, path)
         if tuple(var.shape) != np.shape(array):
-            raise ValueError(f"parameter shape {np.shape(array)} does not fit the model's {tuple(var.shape)}")
+            raise ValueError(f"parameter {path}: shape {np.shape(array)} does not fit the model's {tuple(var.shape)}")
         var.assign(np.asarray(array, dtype=np.float32))
     return model
 

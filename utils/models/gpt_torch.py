@@ -21,7 +21,14 @@ from utils.efficient.kv_cache_torch import KVCache
 from utils.efficient.positions_torch import apply_rope
 from utils.efficient.tiled_torch import flash_attention
 from utils.layers.multihead_torch import merge_heads, split_heads
-from utils.models.gpt_numpy import GPTConfig, check_tokens, sample_windows, window_mask
+from utils.models.gpt_numpy import (
+    GPTConfig,
+    at_path,
+    check_tokens,
+    sample_windows,
+    weight_paths,
+    window_mask,
+)
 
 ATTENTION_KINDS = ("sdpa", "flash", "reference")
 
@@ -124,24 +131,14 @@ class GPT(nn.Module):
 # ---------------------------------------------------------------- weights: NumPy <-> PyTorch
 
 
-def _pairs(model: GPT, params: dict) -> list[tuple[torch.Tensor, np.ndarray]]:
-    """(tensor of the model, array of the NumPy parameter dict) for every parameter."""
-    pairs = [(model.tok_emb, params["tok_emb"]), (model.ln_f.weight, params["ln_f_g"]),
-             (model.ln_f.bias, params["ln_f_b"])]
-    for blk, p in zip(model.blocks, params["layers"], strict=True):
-        pairs += [(blk.ln1.weight, p["ln1_g"]), (blk.ln1.bias, p["ln1_b"]), (blk.ln2.weight, p["ln2_g"]),
-                  (blk.ln2.bias, p["ln2_b"]), (blk.W1, p["W1"]), (blk.b1, p["b1"]), (blk.W2, p["W2"]), (blk.b2, p["b2"])]
-        pairs += [(getattr(blk.attn, name), p["attn"][name]) for name in p["attn"]]
-    return pairs
-
-
 def gpt_from_numpy(params: dict, cfg: GPTConfig) -> GPT:
     """A GPT holding copies of the NumPy parameters (float32)."""
     model = GPT(cfg)
     with torch.no_grad():
-        for tensor, array in _pairs(model, params):
+        for tensor, path in weight_paths(model, params, "weight", "bias"):
+            array = at_path(params, path)
             if tuple(tensor.shape) != np.shape(array):
-                raise ValueError(f"parameter shape {np.shape(array)} does not fit the model's {tuple(tensor.shape)}")
+                raise ValueError(f"parameter {path}: shape {np.shape(array)} does not fit the model's {tuple(tensor.shape)}")
             tensor.copy_(torch.from_numpy(np.asarray(array, dtype=np.float32)))
     return model.eval()
 
@@ -149,16 +146,8 @@ def gpt_from_numpy(params: dict, cfg: GPTConfig) -> GPT:
 def gpt_to_numpy(model: GPT, params: dict) -> dict:
     """A NumPy parameter dict shaped like `params`, holding the model's current weights."""
     out = {"tok_emb": None, "layers": [{"attn": {}} for _ in model.blocks]}
-    arrays = [t.detach().numpy().copy() for t, _ in _pairs(model, params)]
-    template = [("tok_emb",), ("ln_f_g",), ("ln_f_b",)]
-    for i, p in enumerate(params["layers"]):
-        template += [("layers", i, k) for k in ("ln1_g", "ln1_b", "ln2_g", "ln2_b", "W1", "b1", "W2", "b2")]
-        template += [("layers", i, "attn", k) for k in p["attn"]]
-    for path, array in zip(template, arrays, strict=True):
-        node = out
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = array
+    for tensor, path in weight_paths(model, params, "weight", "bias"):
+        at_path(out, path[:-1])[path[-1]] = tensor.detach().numpy().copy()
     return out
 
 
